@@ -1,0 +1,3 @@
+"""Shared pytest configuration: each fake registers its fixtures as a plugin module."""
+
+pytest_plugins: list[str] = []
