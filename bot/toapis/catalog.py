@@ -1,0 +1,330 @@
+"""What each ToAPIs model accepts, and validation of requests against it before any network call.
+
+Every refusal is a ``RequestValidationError`` whose message is written for a Discord member: it
+says what to change, not what the API calls the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .models import GenerationRequest
+
+__all__ = [
+    "CATALOG",
+    "DEFAULT_MAX_IMAGES",
+    "GPT_4O_IMAGE",
+    "GPT_IMAGE_15",
+    "ImageFacts",
+    "ModelCapabilities",
+    "RequestValidationError",
+    "capabilities",
+    "output_pixels",
+    "validate_mask",
+    "validate_reference",
+    "validate_request",
+]
+
+MB = 1024 * 1024
+DEFAULT_MAX_IMAGES = 4
+
+GPT_IMAGE_15 = "gpt-image-1.5-official"
+GPT_4O_IMAGE = "gpt-4o-image"
+
+_RATIOS_15 = (
+    "1:1",
+    "3:2",
+    "2:3",
+    "4:3",
+    "3:4",
+    "5:4",
+    "4:5",
+    "16:9",
+    "9:16",
+    "2:1",
+    "1:2",
+    "21:9",
+    "9:21",
+)
+_RATIOS_4K = ("16:9", "9:16", "2:1", "1:2", "21:9", "9:21")
+
+# Output pixel sizes from the vendor's size table: size -> (1k, 2k, 4k).
+_PIXELS: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int] | None]] = {
+    "1:1": ((1024, 1024), (2048, 2048), None),
+    "3:2": ((1536, 1024), (2048, 1360), None),
+    "2:3": ((1024, 1536), (1360, 2048), None),
+    "4:3": ((1024, 768), (2048, 1536), None),
+    "3:4": ((768, 1024), (1536, 2048), None),
+    "5:4": ((1280, 1024), (2560, 2048), None),
+    "4:5": ((1024, 1280), (2048, 2560), None),
+    "16:9": ((1536, 864), (2048, 1152), (3840, 2160)),
+    "9:16": ((864, 1536), (1152, 2048), (2160, 3840)),
+    "2:1": ((2048, 1024), (2688, 1344), (3840, 1920)),
+    "1:2": ((1024, 2048), (1344, 2688), (1920, 3840)),
+    "21:9": ((2016, 864), (2688, 1152), (3840, 1648)),
+    "9:21": ((864, 2016), (1152, 2688), (1648, 3840)),
+}
+
+
+class RequestValidationError(ValueError):
+    """A request the service would refuse; ``str(err)`` tells a member what to change."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ModelCapabilities:
+    """What one model accepts."""
+
+    name: str
+    label: str
+    sizes: tuple[str, ...]
+    allows_auto_size: bool
+    default_size: str
+    # None: the model takes no such parameter, and sending one is refused.
+    resolutions: tuple[str, ...] | None
+    resolution_4k_sizes: tuple[str, ...]
+    qualities: tuple[str, ...] | None
+    output_formats: tuple[str, ...] | None
+    counts: tuple[int, ...]
+    max_prompt_chars: int
+    max_references: int
+    reference_types: frozenset[str]
+    max_reference_bytes: int
+    mask_needs_alpha: bool
+    max_mask_bytes: int | None
+    notes: tuple[str, ...] = field(default=())
+
+    def allowed_counts(self, max_images: int = DEFAULT_MAX_IMAGES) -> tuple[int, ...]:
+        """Return the image counts allowed under the operator's ceiling."""
+        return tuple(c for c in self.counts if c <= max_images)
+
+
+CATALOG: dict[str, ModelCapabilities] = {
+    GPT_IMAGE_15: ModelCapabilities(
+        name=GPT_IMAGE_15,
+        label="GPT Image (official gpt-image-2)",
+        sizes=_RATIOS_15,
+        allows_auto_size=True,
+        default_size="1:1",
+        resolutions=("1k", "2k", "4k"),
+        resolution_4k_sizes=_RATIOS_4K,
+        qualities=("low", "medium", "high"),
+        output_formats=("png", "jpeg"),
+        counts=tuple(range(1, 11)),
+        # The vendor names no limit; OpenAI's gpt-image models take 32,000 characters.
+        max_prompt_chars=32_000,
+        max_references=16,
+        reference_types=frozenset({"image/png", "image/jpeg"}),
+        max_reference_bytes=50 * MB,
+        mask_needs_alpha=True,
+        max_mask_bytes=None,
+    ),
+    GPT_4O_IMAGE: ModelCapabilities(
+        name=GPT_4O_IMAGE,
+        label="GPT-4o Image",
+        sizes=("1:1", "2:3", "3:2"),
+        allows_auto_size=False,
+        default_size="1:1",
+        resolutions=None,
+        resolution_4k_sizes=(),
+        qualities=None,
+        output_formats=None,
+        counts=(1, 2, 4),
+        max_prompt_chars=1000,
+        max_references=5,
+        reference_types=frozenset({"image/png", "image/jpeg", "image/webp"}),
+        max_reference_bytes=10 * MB,
+        mask_needs_alpha=False,
+        max_mask_bytes=4 * MB,
+        notes=("charged up front for every image asked for",),
+    ),
+}
+
+
+def capabilities(model: str) -> ModelCapabilities:
+    """Return a model's capabilities, or refuse a model the bot does not know."""
+    try:
+        return CATALOG[model]
+    except KeyError:
+        known = " or ".join(CATALOG)
+        raise RequestValidationError("model", f"Unknown model `{model}` — pick {known}.") from None
+
+
+def output_pixels(size: str, resolution: str | None) -> tuple[int, int] | None:
+    """Return the output pixel size for a ratio and tier, or None when the server decides."""
+    row = _PIXELS.get(size)
+    if row is None:
+        return None
+    tier = {"1k": 0, "2k": 1, "4k": 2}.get(resolution or "1k", 0)
+    return row[tier]
+
+
+def _one_of(values: Sequence[object]) -> str:
+    items = [str(v) for v in values]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def validate_request(
+    req: GenerationRequest, *, max_images: int = DEFAULT_MAX_IMAGES
+) -> GenerationRequest:
+    """Refuse what the model cannot do; return the request unchanged when it is valid."""
+    caps = capabilities(req.model)
+    prompt = req.prompt.strip()
+    if not prompt:
+        raise RequestValidationError("prompt", "The prompt is empty — describe the image you want.")
+    if len(req.prompt) > caps.max_prompt_chars:
+        raise RequestValidationError(
+            "prompt",
+            f"The prompt is {len(req.prompt):,} characters; {caps.name} takes at most "
+            f"{caps.max_prompt_chars:,} — shorten it.",
+        )
+
+    size = req.size
+    if size is not None:
+        if size == "auto":
+            if not caps.allows_auto_size:
+                raise RequestValidationError(
+                    "size",
+                    f"{caps.name} cannot choose the size itself — pick {_one_of(caps.sizes)}.",
+                )
+        elif size not in caps.sizes:
+            raise RequestValidationError(
+                "size",
+                f"Size `{size}` is not available on {caps.name} — pick {_one_of(caps.sizes)}.",
+            )
+
+    if req.resolution is not None:
+        if caps.resolutions is None:
+            raise RequestValidationError(
+                "resolution",
+                f"{caps.name} has no resolution setting — leave it out or use {GPT_IMAGE_15}.",
+            )
+        if req.resolution not in caps.resolutions:
+            raise RequestValidationError(
+                "resolution",
+                f"Resolution `{req.resolution}` is not available — pick {_one_of(caps.resolutions)}.",
+            )
+        if req.resolution == "4k" and (size or caps.default_size) not in caps.resolution_4k_sizes:
+            raise RequestValidationError(
+                "resolution",
+                f"4K works only with {_one_of(caps.resolution_4k_sizes)} — pick one of those or 2K.",
+            )
+
+    if req.quality is not None:
+        if caps.qualities is None:
+            raise RequestValidationError(
+                "quality",
+                f"{caps.name} has no quality setting — leave it out or use {GPT_IMAGE_15}.",
+            )
+        if req.quality not in caps.qualities:
+            raise RequestValidationError(
+                "quality",
+                f"Quality `{req.quality}` is not available — pick {_one_of(caps.qualities)}.",
+            )
+
+    if req.output_format is not None:
+        if caps.output_formats is None:
+            raise RequestValidationError(
+                "output_format", f"{caps.name} has no output format setting — leave it out."
+            )
+        if req.output_format not in caps.output_formats:
+            raise RequestValidationError(
+                "output_format",
+                f"Format `{req.output_format}` is not available — pick {_one_of(caps.output_formats)}.",
+            )
+    if req.output_compression is not None:
+        if req.output_format != "jpeg":
+            raise RequestValidationError(
+                "output_compression",
+                "Compression applies only to JPEG — choose the jpeg format or leave it out.",
+            )
+        if not 0 <= req.output_compression <= 100:
+            raise RequestValidationError(
+                "output_compression", "Compression must be a whole number from 0 to 100."
+            )
+
+    allowed = caps.allowed_counts(max_images)
+    if req.n not in allowed:
+        if not allowed:
+            raise RequestValidationError(
+                "n", f"{caps.name} cannot make images under this server's limit."
+            )
+        raise RequestValidationError(
+            "n",
+            f"{caps.name} can make {_one_of(allowed)} images per request — you asked for {req.n}.",
+        )
+
+    urls = req.image_urls or []
+    if len(urls) > caps.max_references:
+        raise RequestValidationError(
+            "image_urls",
+            f"{caps.name} takes at most {caps.max_references} reference images — you gave {len(urls)}.",
+        )
+    for url in [*urls, *([req.mask_url] if req.mask_url else [])]:
+        if not url.startswith(("http://", "https://")):
+            raise RequestValidationError(
+                "image_urls", "Reference images must be uploaded first (http or https links only)."
+            )
+    if req.mask_url is not None and not urls:
+        raise RequestValidationError(
+            "mask_url", "A mask needs the image it edits — attach the image too."
+        )
+    return req
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the bot learned from an image's real bytes."""
+
+    content_type: str
+    size_bytes: int
+    width: int
+    height: int
+    has_alpha: bool
+
+
+def _mb(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n % MB else f"{n // MB} MB"
+
+
+def validate_reference(model: str, image: ImageFacts, *, label: str = "The image") -> None:
+    """Refuse a reference image the model cannot take."""
+    caps = capabilities(model)
+    if image.content_type not in caps.reference_types:
+        kinds = _one_of(sorted(t.split("/")[1].upper() for t in caps.reference_types))
+        raise RequestValidationError("image_urls", f"{label} must be {kinds} for {caps.name}.")
+    if image.size_bytes > caps.max_reference_bytes:
+        raise RequestValidationError(
+            "image_urls",
+            f"{label} is {_mb(image.size_bytes)}; {caps.name} takes at most {_mb(caps.max_reference_bytes)}.",
+        )
+
+
+def validate_mask(model: str, mask: ImageFacts, first_reference: ImageFacts) -> None:
+    """Refuse a mask that does not fit the model's rules or the image it edits."""
+    caps = capabilities(model)
+    if mask.content_type != "image/png":
+        raise RequestValidationError("mask_url", "The mask must be a PNG file.")
+    if caps.mask_needs_alpha and not mask.has_alpha:
+        raise RequestValidationError(
+            "mask_url",
+            "The mask has no transparency — erase the parts to repaint (alpha 0) and save it as PNG.",
+        )
+    if caps.max_mask_bytes is not None and mask.size_bytes > caps.max_mask_bytes:
+        raise RequestValidationError(
+            "mask_url",
+            f"The mask is {_mb(mask.size_bytes)}; {caps.name} takes at most {_mb(caps.max_mask_bytes)}.",
+        )
+    if (mask.width, mask.height) != (first_reference.width, first_reference.height):
+        raise RequestValidationError(
+            "mask_url",
+            f"The mask is {mask.width}x{mask.height} but the image is "
+            f"{first_reference.width}x{first_reference.height} — they must be the same size.",
+        )
