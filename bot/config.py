@@ -1,0 +1,183 @@
+"""All of Atelier's configuration: one settings class, read from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.toapis.catalog import CATALOG, GPT_IMAGE_15
+
+__all__ = ["ConfigError", "Settings", "describe_settings", "load_settings"]
+
+ModelName = Literal["gpt-image-1.5-official", "gpt-4o-image"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+# What each variable expects, in words an operator reads in a one-line error.
+_EXPECTED: dict[str, str] = {
+    "discord_token": "your bot's token from the Discord Developer Portal (Bot → Reset Token)",
+    "toapis_api_key": "your ToAPIs API key (from the ToAPIs API key page)",
+    "toapis_base_url": "an http(s) URL such as https://toapis.com",
+    "database_url": "a database URL such as sqlite:///data/atelier.db",
+    "data_dir": "a directory path",
+    "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    "dev_guild_ids": "a comma-separated list of server ids, e.g. 123456789012345678,234567890123456789",
+    "default_model": "one of " + ", ".join(CATALOG),
+    "default_size": "an aspect ratio such as 1:1 or 16:9",
+    "default_resolution": "one of 1k, 2k, 4k",
+    "default_quality": "one of low, medium, high",
+    "max_images_per_request": "a whole number from 1 to 10",
+    "poll_budget_rps": "a positive number of requests per second",
+    "poll_min_interval_seconds": "a positive number of seconds",
+    "poll_max_interval_seconds": "a positive number of seconds",
+    "task_timeout_seconds": "a positive number of seconds",
+    "task_timeout_4k_seconds": "a positive number of seconds",
+    "http_timeout_seconds": "a positive number of seconds",
+    "upload_timeout_seconds": "a positive number of seconds",
+    "download_timeout_seconds": "a positive number of seconds",
+    "http_max_retries": "a whole number from 0 to 10",
+    "max_result_bytes": "a positive number of bytes",
+    "shard_count": "a positive whole number (leave unset for one shard)",
+    "discord_api_base": "an http(s) URL ending in /api/v10 (only for tests or a proxy)",
+    "discord_gateway_url": "a ws(s) URL (only for tests or a proxy)",
+}
+
+_SECRETS = frozenset({"discord_token", "toapis_api_key"})
+
+
+class ConfigError(Exception):
+    """The configuration is missing or invalid; ``lines`` say what to fix, one per variable."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class Settings(BaseSettings):
+    """Every setting of Atelier; the environment variable is the field name in capitals."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+    )
+
+    discord_token: SecretStr
+    toapis_api_key: SecretStr
+    toapis_base_url: str = "https://toapis.com"
+    database_url: str = "sqlite:///data/atelier.db"
+    data_dir: Path = Path("data")
+    log_level: LogLevel = "INFO"
+    dev_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    default_model: ModelName = GPT_IMAGE_15
+    default_size: str = "1:1"
+    default_resolution: Literal["1k", "2k", "4k"] = "1k"
+    default_quality: Literal["low", "medium", "high"] = "medium"
+    max_images_per_request: int = Field(4, ge=1, le=10)
+
+    poll_budget_rps: float = Field(5.0, gt=0)
+    poll_min_interval_seconds: float = Field(1.0, gt=0)
+    poll_max_interval_seconds: float = Field(10.0, gt=0)
+    task_timeout_seconds: float = Field(900.0, gt=0)
+    task_timeout_4k_seconds: float = Field(1800.0, gt=0)
+
+    http_timeout_seconds: float = Field(30.0, gt=0)
+    upload_timeout_seconds: float = Field(120.0, gt=0)
+    download_timeout_seconds: float = Field(120.0, gt=0)
+    http_max_retries: int = Field(3, ge=0, le=10)
+    max_result_bytes: int = Field(60 * 1024 * 1024, gt=0)
+
+    shard_count: int | None = Field(None, ge=1)
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+
+    @field_validator("discord_token", "toapis_api_key")
+    @classmethod
+    def _not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty")
+        return value
+
+    @field_validator("dev_guild_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("toapis_base_url", "discord_api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("ws://", "wss://")):
+            raise ValueError("not a ws(s) URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("not a URL")
+        return value
+
+    @field_validator("default_size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if value != "auto" and not any(value in caps.sizes for caps in CATALOG.values()):
+            raise ValueError("unknown size")
+        return value
+
+
+def _line(error: dict[str, Any]) -> str:
+    loc = error.get("loc") or ("?",)
+    name = str(loc[0])
+    var = name.upper()
+    expected = _EXPECTED.get(name, "a valid value")
+    if error.get("type") == "missing":
+        return f"{var} is not set: set it to {expected}."
+    if name in _SECRETS:
+        # Never echo a secret, not even a wrong one.
+        return f"{var} is invalid: set it to {expected}."
+    shown = str(error.get("input"))
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{var}={shown!r} is invalid: expected {expected}."
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning every problem into a ``ConfigError`` with one line per variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        seen: dict[str, str] = {}
+        for err in exc.errors(include_url=False):
+            key = str((err.get("loc") or ("?",))[0])
+            seen.setdefault(key, _line(dict(err)))
+        raise ConfigError(list(seen.values())) from None
+
+
+def describe_settings(settings: Settings) -> list[str]:
+    """Return ``NAME=value`` lines with secrets masked, for ``check-config``."""
+    lines = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            # Not even a suffix: a secret's characters never leave the process.
+            shown = "<set, hidden>"
+        elif isinstance(value, list):
+            shown = ",".join(str(v) for v in value)
+        elif value is None:
+            shown = ""
+        else:
+            shown = str(value)
+        lines.append(f"{name.upper()}={shown}")
+    return lines
