@@ -1,0 +1,127 @@
+"""Configuration: required secrets, clear one-line errors, secrets never shown."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, describe_settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-secret-token"
+KEY = "sk-toapis-very-secret-key-0001"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.upper() in {
+            n.upper() for n in __import__("bot.config").config.Settings.model_fields
+        }:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("TOAPIS_API_KEY", KEY)
+    s = load_settings()
+    assert s.toapis_base_url == "https://toapis.com"
+    assert s.database_url == "sqlite:///data/atelier.db"
+    assert s.dev_guild_ids == []
+    assert s.max_images_per_request == 4
+
+
+def test_dotenv_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        f"DISCORD_TOKEN={TOKEN}\nTOAPIS_API_KEY={KEY}\nDEV_GUILD_IDS=1, 22 ,333\n"
+    )
+    s = load_settings()
+    assert s.dev_guild_ids == [1, 22, 333]
+
+
+def test_missing_secrets_name_the_variables() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    text = "\n".join(info.value.lines)
+    assert "DISCORD_TOKEN is not set" in text and "TOAPIS_API_KEY is not set" in text
+    assert all("\n" not in line for line in info.value.lines)
+
+
+def test_invalid_values_say_what_is_expected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("TOAPIS_API_KEY", KEY)
+    monkeypatch.setenv("MAX_IMAGES_PER_REQUEST", "40")
+    monkeypatch.setenv("TOAPIS_BASE_URL", "toapis.com")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    text = "\n".join(info.value.lines)
+    assert "MAX_IMAGES_PER_REQUEST='40'" in text and "1 to 10" in text
+    assert "TOAPIS_BASE_URL" in text and "http" in text
+
+
+def test_blank_secret_is_refused_without_echo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "   ")
+    monkeypatch.setenv("TOAPIS_API_KEY", KEY)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.lines == [
+        "DISCORD_TOKEN is invalid: set it to your bot's token from the Discord Developer Portal (Bot → Reset Token)."
+    ]
+
+
+def test_describe_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("TOAPIS_API_KEY", KEY)
+    text = "\n".join(describe_settings(load_settings()))
+    assert TOKEN not in text and KEY not in text and TOKEN[-4:] not in text
+    assert "DISCORD_TOKEN=<set, hidden>" in text and "TOAPIS_BASE_URL=https://toapis.com" in text
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
+    base["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**base, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_check_config_ok_masks_secrets(tmp_path: Path) -> None:
+    out = _cli(["check-config"], {"DISCORD_TOKEN": TOKEN, "TOAPIS_API_KEY": KEY}, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Configuration is valid" in out.stdout
+    assert TOKEN not in out.stdout + out.stderr and KEY not in out.stdout + out.stderr
+
+
+def test_cli_bad_config_one_line_no_traceback(tmp_path: Path) -> None:
+    out = _cli(
+        ["check-config"],
+        {"DISCORD_TOKEN": TOKEN, "TOAPIS_API_KEY": KEY, "LOG_LEVEL": "LOUD"},
+        tmp_path,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "atelier: configuration error: LOG_LEVEL='LOUD' is invalid: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL."
+    ]
+    assert "Traceback" not in out.stderr and KEY not in out.stderr
+
+
+def test_cli_run_without_config_stops_clearly(tmp_path: Path) -> None:
+    out = _cli([], {}, tmp_path)
+    assert out.returncode == 2
+    assert "DISCORD_TOKEN is not set" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_help(tmp_path: Path) -> None:
+    out = _cli(["--help"], {}, tmp_path)
+    assert out.returncode == 0 and "check-config" in out.stdout
