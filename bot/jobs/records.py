@@ -1,0 +1,114 @@
+"""The job record: who asked, what for, and how far it got."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from bot.jobs.states import FINAL_STATES, ChargeState, JobState
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceImage:
+    """An input image: a local file to upload, or one already uploaded (``url`` set)."""
+
+    filename: str
+    content_type: str
+    path: str | None = None
+    url: str | None = None
+    role: Literal["image", "mask"] = "image"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form stored in the job row."""
+        return {
+            "filename": self.filename,
+            "content_type": self.content_type,
+            "path": self.path,
+            "url": self.url,
+            "role": self.role,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReferenceImage:
+        """Build one from its stored form."""
+        return cls(
+            filename=data["filename"],
+            content_type=data["content_type"],
+            path=data.get("path"),
+            url=data.get("url"),
+            role=data.get("role", "image"),
+        )
+
+
+def request_profile(request_json: str) -> tuple[str, str | None, str | None]:
+    """Return (model, resolution, quality) read from a request's JSON."""
+    data = json.loads(request_json)
+    return str(data["model"]), data.get("resolution"), data.get("quality")
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What the Discord layer hands the engine: who asked and the validated request."""
+
+    member_id: int
+    request_json: str
+    guild_id: int | None = None
+    channel_id: int | None = None
+    interaction_token: str | None = field(default=None, repr=False)
+    interaction_expires_at: float | None = None
+    response_message_id: int | None = None
+    references: tuple[ReferenceImage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A stored job; immutable — every change goes through the store and returns a new one."""
+
+    id: int
+    state: JobState
+    charge_state: ChargeState
+    member_id: int
+    request_json: str
+    model: str
+    resolution: str | None
+    quality: str | None
+    created_at: float
+    updated_at: float
+    guild_id: int | None = None
+    channel_id: int | None = None
+    interaction_token: str | None = field(default=None, repr=False)
+    interaction_expires_at: float | None = None
+    response_message_id: int | None = None
+    references: tuple[ReferenceImage, ...] = ()
+    attempts: int = 0
+    delivery_attempts: int = 0
+    task_id: str | None = None
+    raw_status: str | None = None
+    progress: int | None = None
+    result_urls: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    cost: float | None = None
+    notified: bool = False
+    not_before: float | None = None
+    submitted_at: float | None = None
+    completed_at: float | None = None
+    finished_at: float | None = None
+    deadline_at: float | None = None
+    result_expires_at: float | None = None
+
+    @property
+    def is_final(self) -> bool:
+        """Tell whether the job reached delivered, failed or cancelled."""
+        return self.state in FINAL_STATES
+
+    @property
+    def profile(self) -> str:
+        """Return the key under which typical durations are learned (model/resolution/quality)."""
+        return f"{self.model}/{self.resolution or '-'}/{self.quality or '-'}"
+
+    def with_changes(self, **changes: Any) -> Job:
+        """Return a copy with ``changes`` applied (used by in-memory stores and tests)."""
+        return replace(self, **changes)

@@ -1,0 +1,32 @@
+"""Storage: open a database from ``DATABASE_URL`` and reach its repositories through protocols."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.storage.base import Database, DurationStat, DurationStatsStore, JobStore
+from bot.storage.migrations import MIGRATIONS_DIR
+from bot.storage.url import DatabaseURL, UnsupportedDatabaseError, parse_database_url
+
+__all__ = [
+    "Database",
+    "DatabaseURL",
+    "DurationStat",
+    "DurationStatsStore",
+    "JobStore",
+    "UnsupportedDatabaseError",
+    "open_database",
+    "parse_database_url",
+]
+
+
+async def open_database(
+    url: str | DatabaseURL, *, migrations_dir: Path = MIGRATIONS_DIR, cwd: Path | None = None
+) -> Database:
+    """Open the database ``url`` names, applying pending migrations; callers see only ``Database``."""
+    parsed = url if isinstance(url, DatabaseURL) else parse_database_url(url, cwd=cwd)
+    if parsed.backend == "sqlite":
+        from bot.storage.sqlite import open_sqlite
+
+        return await open_sqlite(parsed, migrations_dir=migrations_dir)
+    raise UnsupportedDatabaseError(f"no storage backend for {parsed.backend!r}")

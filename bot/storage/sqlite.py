@@ -1,0 +1,312 @@
+"""The SQLite backend (aiosqlite, WAL): the only place that knows SQL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.jobs.records import Job, NewJob, ReferenceImage, request_profile
+from bot.jobs.states import (
+    ACTIVE_STATES,
+    ChargeState,
+    IllegalTransition,
+    JobState,
+    can_transition,
+)
+from bot.storage.base import MUTABLE_JOB_FIELDS, ChargeDecision, DurationStat
+from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
+from bot.storage.url import DatabaseURL
+
+log = logging.getLogger(__name__)
+
+
+def _json_list(values: Collection[str]) -> str:
+    return json.dumps(list(values))
+
+
+def _json_refs(refs: Collection[ReferenceImage]) -> str:
+    return json.dumps([r.to_dict() for r in refs])
+
+
+# field name -> (column, encoder)
+_ENCODERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "references": ("references_json", _json_refs),
+    "result_urls": ("result_urls_json", _json_list),
+    "files": ("files_json", _json_list),
+    "notified": ("notified", lambda v: 1 if v else 0),
+}
+
+_ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES))
+
+
+def _row_to_job(row: sqlite3.Row | aiosqlite.Row) -> Job:
+    return Job(
+        id=row["id"],
+        state=JobState(row["state"]),
+        charge_state=ChargeState(row["charge_state"]),
+        member_id=row["member_id"],
+        request_json=row["request_json"],
+        model=row["model"],
+        resolution=row["resolution"],
+        quality=row["quality"],
+        created_at=_float(row["created_at"]),
+        updated_at=_float(row["updated_at"]),
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        interaction_token=row["interaction_token"],
+        interaction_expires_at=_float(row["interaction_expires_at"]),
+        response_message_id=row["response_message_id"],
+        references=tuple(ReferenceImage.from_dict(d) for d in json.loads(row["references_json"])),
+        attempts=row["attempts"],
+        delivery_attempts=row["delivery_attempts"],
+        task_id=row["task_id"],
+        raw_status=row["raw_status"],
+        progress=row["progress"],
+        result_urls=tuple(json.loads(row["result_urls_json"])),
+        files=tuple(json.loads(row["files_json"])),
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        cost=_float(row["cost"]),
+        notified=bool(row["notified"]),
+        not_before=_float(row["not_before"]),
+        submitted_at=_float(row["submitted_at"]),
+        completed_at=_float(row["completed_at"]),
+        finished_at=_float(row["finished_at"]),
+        deadline_at=_float(row["deadline_at"]),
+        result_expires_at=_float(row["result_expires_at"]),
+    )
+
+
+def _float(value: Any) -> Any:
+    # RETURNING yields values before column affinity applies, so 1.0 can come back as 1.
+    return None if value is None else float(value)
+
+
+def _states(expected: JobState | Collection[JobState]) -> list[JobState]:
+    return [expected] if isinstance(expected, JobState) else list(expected)
+
+
+def _encode_changes(changes: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
+    unknown = set(changes) - MUTABLE_JOB_FIELDS
+    if unknown:
+        raise ValueError(f"job fields that cannot be changed this way: {sorted(unknown)}")
+    columns: list[str] = []
+    params: list[Any] = []
+    for name, value in changes.items():
+        column, encode = _ENCODERS.get(name, (name, lambda v: v))
+        columns.append(f"{column} = ?")
+        params.append(encode(value))
+    return columns, params
+
+
+class SQLiteJobStore:
+    """Jobs in SQLite; each change is a single ``UPDATE ... WHERE id=? AND state IN (...)``."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def create(self, new: NewJob, *, now: float) -> Job:
+        """Record a new job in ``pending`` with nothing reserved yet."""
+        model, resolution, quality = request_profile(new.request_json)
+        rows = await self._conn.execute_fetchall(
+            "INSERT INTO jobs (state, charge_state, guild_id, channel_id, member_id,"
+            " interaction_token, interaction_expires_at, response_message_id, request_json,"
+            " model, resolution, quality, references_json, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            (
+                JobState.PENDING.value,
+                ChargeState.NONE.value,
+                new.guild_id,
+                new.channel_id,
+                new.member_id,
+                new.interaction_token,
+                new.interaction_expires_at,
+                new.response_message_id,
+                new.request_json,
+                model,
+                resolution,
+                quality,
+                _json_refs(new.references),
+                now,
+                now,
+            ),
+        )
+        return _row_to_job(next(iter(rows)))
+
+    async def get(self, job_id: int) -> Job | None:
+        """Return the job, or None if there is no such job."""
+        rows = await self._conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        for row in rows:
+            return _row_to_job(row)
+        return None
+
+    async def transition(
+        self,
+        job_id: int,
+        expected: JobState | Collection[JobState],
+        target: JobState,
+        *,
+        now: float,
+        charge: ChargeDecision | None = None,
+        **changes: Any,
+    ) -> Job | None:
+        """Move the job to ``target`` if it is in ``expected``; return the new job or None."""
+        sources = [s for s in _states(expected) if can_transition(s, target)]
+        if not sources:
+            raise IllegalTransition(_states(expected)[0], target)
+        columns, params = _encode_changes(changes)
+        sets = ["state = ?", "updated_at = ?", *columns]
+        values: list[Any] = [target.value, now, *params]
+        if charge is not None:
+            # Decided in the same statement as the final state, so a crash cannot split them.
+            pending = (
+                ChargeState.COMMIT_PENDING if charge == "commit" else ChargeState.RELEASE_PENDING
+            )
+            sets.append("charge_state = CASE WHEN charge_state = ? THEN ? ELSE charge_state END")
+            values += [ChargeState.RESERVED.value, pending.value]
+        marks = ", ".join("?" for _ in sources)
+        rows = await self._conn.execute_fetchall(
+            f"UPDATE jobs SET {', '.join(sets)} WHERE id = ? AND state IN ({marks}) RETURNING *",
+            (*values, job_id, *(s.value for s in sources)),
+        )
+        for row in rows:
+            return _row_to_job(row)
+        return None
+
+    async def update(
+        self, job_id: int, expected: JobState | Collection[JobState], *, now: float, **changes: Any
+    ) -> Job | None:
+        """Change fields without changing state, if the job is in ``expected``."""
+        sources = _states(expected)
+        columns, params = _encode_changes(changes)
+        marks = ", ".join("?" for _ in sources)
+        rows = await self._conn.execute_fetchall(
+            f"UPDATE jobs SET {', '.join(['updated_at = ?', *columns])}"
+            f" WHERE id = ? AND state IN ({marks}) RETURNING *",
+            (now, *params, job_id, *(s.value for s in sources)),
+        )
+        for row in rows:
+            return _row_to_job(row)
+        return None
+
+    async def set_charge(
+        self,
+        job_id: int,
+        expected: ChargeState,
+        target: ChargeState,
+        *,
+        now: float,
+        cost: float | None = None,
+    ) -> Job | None:
+        """Move the charge state from ``expected`` to ``target``; return the job or None."""
+        rows = await self._conn.execute_fetchall(
+            "UPDATE jobs SET charge_state = ?, cost = COALESCE(?, cost), updated_at = ?"
+            " WHERE id = ? AND charge_state = ? RETURNING *",
+            (target.value, cost, now, job_id, expected.value),
+        )
+        for row in rows:
+            return _row_to_job(row)
+        return None
+
+    async def list_active(self) -> list[Job]:
+        """Return every job not yet delivered, failed or cancelled, oldest first."""
+        rows = await self._conn.execute_fetchall(
+            f"SELECT * FROM jobs WHERE state IN ({_ACTIVE_SQL}) ORDER BY id"
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def list_unsettled(self) -> list[Job]:
+        """Return final jobs still owing a charge hook call or a failure notice."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT * FROM jobs WHERE charge_state IN ('commit_pending', 'release_pending')"
+            " UNION SELECT * FROM jobs WHERE state = 'failed' AND notified = 0 ORDER BY id"
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def count_by_state(self) -> dict[JobState, int]:
+        """Return how many jobs are in each state."""
+        rows = await self._conn.execute_fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {JobState(r[0]): int(r[1]) for r in rows}
+
+
+class SQLiteDurationStats:
+    """Learned durations in the ``duration_stats`` table."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def load(self) -> dict[str, DurationStat]:
+        """Return every stored profile's statistics."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT profile, mean_log, var_log, samples FROM duration_stats"
+        )
+        return {r[0]: DurationStat(float(r[1]), float(r[2]), int(r[3])) for r in rows}
+
+    async def save(self, stats: Mapping[str, DurationStat], *, now: float) -> None:
+        """Store (insert or replace) the given profiles' statistics."""
+        if not stats:
+            return
+        await self._conn.executemany(
+            "INSERT INTO duration_stats (profile, mean_log, var_log, samples, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (profile) DO UPDATE SET"
+            " mean_log = excluded.mean_log, var_log = excluded.var_log,"
+            " samples = excluded.samples, updated_at = excluded.updated_at",
+            [(k, s.mean_log, s.var_log, s.samples, now) for k, s in stats.items()],
+        )
+
+
+class SQLiteDatabase:
+    """An open SQLite database with its repositories."""
+
+    def __init__(self, conn: aiosqlite.Connection, version: int) -> None:
+        self._conn = conn
+        self._version = version
+        self._jobs = SQLiteJobStore(conn)
+        self._durations = SQLiteDurationStats(conn)
+
+    @property
+    def jobs(self) -> SQLiteJobStore:
+        return self._jobs
+
+    @property
+    def durations(self) -> SQLiteDurationStats:
+        return self._durations
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
+
+    async def close(self) -> None:
+        """Close the connection; every write was already committed (autocommit)."""
+        await self._conn.close()
+
+
+async def open_sqlite(url: DatabaseURL, *, migrations_dir: Path = MIGRATIONS_DIR) -> SQLiteDatabase:
+    """Open (creating if needed) the SQLite database at ``url`` and bring its schema up to date."""
+    if url.path is not None:
+        url.path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(url.path)
+    else:
+        target = ":memory:"
+    # isolation_level=None: autocommit, so each CAS statement is its own atomic transaction.
+    conn = await aiosqlite.connect(target, isolation_level=None)
+    try:
+        conn.row_factory = aiosqlite.Row
+        if url.path is not None:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable against process crashes in WAL mode (power loss may drop the tail).
+            await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        version = await apply_migrations(conn, migrations_dir)
+    except BaseException:
+        await conn.close()
+        raise
+    log.info("database open (schema version %d)", version)
+    return SQLiteDatabase(conn, version)
