@@ -1,0 +1,1539 @@
+"""The loopback Discord: REST under /api/v10, a gateway websocket and a CDN, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import re
+import secrets
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.clock import ManualClock
+
+from . import limits
+from .limits import ApiError
+from .model import (
+    ATTACH_FILES,
+    DEFAULT_BOT_ROLE,
+    DEFAULT_EVERYONE,
+    EPHEMERAL,
+    LOADING,
+    MANAGE_MESSAGES,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    Channel,
+    Event,
+    Guild,
+    InteractionRecord,
+    Member,
+    Message,
+    Role,
+    Snowflakes,
+    StoredAttachment,
+    Upload,
+    User,
+    Waiter,
+    image_size,
+)
+
+API_PREFIX = "/api/v10"
+GATEWAY_PATH = "/gateway-ws"
+GUILD_MEMBERS_INTENT = 1 << 1
+
+# Application command option types
+SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
+STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
+
+_COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response whose Content-Type is exactly ``application/json`` (discord.py insists)."""
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float, limit: int, bucket: str) -> None:
+        super().__init__(f"rate limited for {retry_after:.3f}s")
+        self.retry_after = retry_after
+        self.limit = limit
+        self.bucket = bucket
+
+
+@dataclass
+class _Ctx:
+    """What a handler learnt about the request, for the event log."""
+
+    kind: str
+    status: int = 200
+    payload: Any = None
+    files: list[Upload] = field(default_factory=list)
+    interaction: InteractionRecord | None = None
+    message: Message | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class _Connection:
+    """One websocket connection; everything it sends goes through one ordered queue."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.session: _Session | None = None
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.queue.put_nowait(frame)
+
+
+@dataclass
+class _Session:
+    id: str
+    shard: tuple[int, int]
+    intents: int
+    seq: int = 0
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    conn: _Connection | None = None
+
+    @property
+    def wants_members(self) -> bool:
+        return bool(self.intents & GUILD_MEMBERS_INTENT)
+
+    def dispatch(self, event: str, data: Any) -> None:
+        self.seq += 1
+        frame = {"op": 0, "t": event, "s": self.seq, "d": data}
+        self.frames.append(frame)
+        if self.conn is not None:
+            self.conn.send(frame)
+
+
+class FakeDiscord:
+    """A local Discord that the unmodified discord.py 2.7 client can log into.
+
+    Time: ``clock`` (default: a :class:`ManualClock` running at real speed from now, so real
+    elapsed time counts *and* ``fake.clock.advance(s)`` jumps) drives snowflakes, the 3-second
+    first-response deadline, the 15-minute token lifetime, CDN URL expiry and message age.
+    Rate-limit windows use real monotonic time, since discord.py sleeps in real time.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Any | None = None,
+        token: str = "fake-bot-token",
+        bot_name: str = "Atelier",
+        heartbeat_interval: float = 41.25,
+        interaction_deadline: float = 3.0,
+        token_lifetime: float = 15 * 60.0,
+        edit_rate_limit: tuple[int, float] | None = None,
+        old_message_edit_limit: int | None = None,
+        cdn_url_ttl: float = 24 * 3600.0,
+    ) -> None:
+        self.clock = clock if clock is not None else ManualClock(time.time(), speed=1.0)
+        self.token = token
+        self.heartbeat_interval = heartbeat_interval
+        self.interaction_deadline = interaction_deadline
+        self.token_lifetime = token_lifetime
+        #: ``(edits, per_seconds)`` allowed per message, or ``None`` for no limit.
+        self.edit_rate_limit = edit_rate_limit
+        #: Edits allowed to a message older than 1 hour before 30046, or ``None``.
+        self.old_message_edit_limit = old_message_edit_limit
+        self.cdn_url_ttl = cdn_url_ttl
+        self.ids = Snowflakes(self.clock.now)
+        self.application_id = self.ids.next()
+        self.bot_user = User(self.application_id, bot_name, bot=True)
+        self.owner = User(self.ids.next(), "owner")
+        self.users: dict[int, User] = {self.bot_user.id: self.bot_user, self.owner.id: self.owner}
+        self.guilds: dict[int, Guild] = {}
+        self.messages: dict[int, Message] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self._by_token: dict[str, InteractionRecord] = {}
+        self.cdn: dict[int, StoredAttachment] = {}
+        #: Synced commands: scope (``None`` = global, else guild id) -> name/type -> command.
+        self.commands: dict[int | None, dict[tuple[str, int], dict[str, Any]]] = {}
+        self.events: list[Event] = []
+        self._waiters: list[Waiter] = []
+        self._sessions: dict[str, _Session] = {}
+        self._current: _Session | None = None
+        self._connections: set[_Connection] = set()
+        self._edit_times: dict[int, deque[float]] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> FakeDiscord:
+        app = web.Application(client_max_size=256 * 1024 * 1024)
+        self._routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        for conn in list(self._connections):
+            conn.queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=1001)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeDiscord:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base(self) -> str:
+        """What ``DISCORD_API_BASE`` / ``Route.BASE`` should be."""
+        return self.url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        """What ``DISCORD_GATEWAY_URL`` / ``DEFAULT_GATEWAY`` should be."""
+        return f"ws://127.0.0.1:{self.port}{GATEWAY_PATH}/"
+
+    # ------------------------------------------------------------------ events
+
+    def _record(self, ev: Event) -> Event:
+        ev.seq = len(self.events)
+        self.events.append(ev)
+        if ev.interaction is not None:
+            ev.interaction.events.append(ev)
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                continue
+            try:
+                if waiter.predicate(ev):
+                    waiter.future.set_result(ev)
+            except Exception as exc:
+                waiter.future.set_exception(exc)
+        return ev
+
+    def _new_event(self, kind: str, **kw: Any) -> Event:
+        return self._record(
+            Event(seq=0, kind=kind, at=self.clock.now(), monotonic=time.monotonic(), **kw)
+        )
+
+    def mark(self) -> int:
+        """The sequence number the next event will get (pass it as ``since=``)."""
+        return len(self.events)
+
+    async def wait_for(
+        self, predicate: Callable[[Event], bool], *, timeout: float = 5.0, since: int = 0
+    ) -> Event:
+        """Return the first event from ``since`` on (past or future) matching ``predicate``."""
+        for ev in self.events[since:]:
+            if predicate(ev):
+                return ev
+        waiter = Waiter(predicate)
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter.future, timeout)
+        except TimeoutError:
+            kinds = [f"{e.kind}:{e.status}" for e in self.events[since:]][-30:]
+            raise TimeoutError(
+                f"no matching event within {timeout}s; last events: {kinds}"
+            ) from None
+        finally:
+            self._waiters.remove(waiter)
+
+    def events_of(self, kind: str, *, ok: bool | None = None) -> list[Event]:
+        return [e for e in self.events if e.kind == kind and (ok is None or e.ok == ok)]
+
+    def channel_messages(
+        self, channel: Channel | int, *, include_deleted: bool = False
+    ) -> list[Message]:
+        """Messages in a channel, oldest first (ephemeral ones excluded)."""
+        cid = channel if isinstance(channel, int) else channel.id
+        return [
+            m
+            for m in self.messages.values()
+            if m.channel_id == cid and not m.ephemeral and (include_deleted or not m.deleted)
+        ]
+
+    def attachment_bytes(self, url: str) -> bytes:
+        """The bytes behind a fake CDN URL."""
+        path = urllib.parse.urlsplit(url).path
+        att_id = int(path.split("/")[-2])
+        return self.cdn[att_id].data
+
+    # ------------------------------------------------------------------ scenario: the world
+
+    def add_guild(
+        self,
+        name: str = "Test Guild",
+        *,
+        channels: tuple[str, ...] | list[str] = ("general",),
+        members: tuple[str, ...] | list[str] = (),
+        premium_tier: int = 0,
+        locale: str = "en-US",
+        everyone_permissions: int = DEFAULT_EVERYONE,
+        bot_permissions: int = DEFAULT_BOT_ROLE,
+    ) -> Guild:
+        """Create a guild the bot is in: @everyone, the bot's managed role, channels, members."""
+        gid = self.ids.next()
+        now = self.clock.now()
+        guild = Guild(
+            gid, self, name, self.owner.id, premium_tier=premium_tier, locale=locale, joined_at=now
+        )
+        guild.roles[gid] = Role(gid, guild, "@everyone", permissions=everyone_permissions)
+        bot_role = Role(
+            self.ids.next(),
+            guild,
+            self.bot_user.username,
+            permissions=bot_permissions,
+            position=1,
+            managed=True,
+            bot_id=self.bot_user.id,
+        )
+        guild.roles[bot_role.id] = bot_role
+        guild.members[self.owner.id] = Member(self.owner, guild, [], joined_at=now)
+        guild.members[self.bot_user.id] = Member(self.bot_user, guild, [bot_role], joined_at=now)
+        for i, cname in enumerate(channels):
+            ch = Channel(self.ids.next(), guild, cname, position=i)
+            guild.channels[ch.id] = ch
+        for uname in members:
+            guild.add_member(uname)
+        self.guilds[gid] = guild
+        if self._current is not None:
+            self._current.dispatch(
+                "GUILD_CREATE", guild.to_payload(all_members=self._current.wants_members)
+            )
+        return guild
+
+    def _dispatch_guild_event(self, guild: Guild, event: str, data: Any) -> None:
+        if guild.id not in self.guilds:
+            return
+        session = self._current
+        if session is not None:
+            session.dispatch(event, data)
+
+    # ------------------------------------------------------------------ scenario: gateway control
+
+    @property
+    def connected(self) -> bool:
+        return self._current is not None and self._current.conn is not None
+
+    async def drop_connections(self, code: int = 4000, *, abort: bool = False) -> None:
+        """Drop every gateway websocket (sessions stay resumable)."""
+        for conn in list(self._connections):
+            if abort:
+                conn.ws._writer.transport.abort()  # type: ignore[union-attr]
+            else:
+                conn.queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await conn.ws.close(code=code)
+
+    def send_reconnect(self) -> None:
+        """Ask the connected bot to reconnect and resume (op 7)."""
+        for conn in list(self._connections):
+            conn.send({"op": 7, "d": None})
+
+    # ------------------------------------------------------------------ scenario: interactions
+
+    def find_command(
+        self, name: str, guild_id: int | None, type_: int = 1
+    ) -> tuple[dict[str, Any], int | None]:
+        if guild_id is not None:
+            cmd = self.commands.get(guild_id, {}).get((name, type_))
+            if cmd is not None:
+                return cmd, guild_id
+        cmd = self.commands.get(None, {}).get((name, type_))
+        if cmd is None:
+            raise LookupError(f"command {name!r} was not synced (guild {guild_id})")
+        return cmd, None
+
+    def _store_upload(
+        self, channel_id: int, upload: Upload, *, ephemeral: bool = False
+    ) -> StoredAttachment:
+        att_id = self.ids.next()
+        now = self.clock.now()
+        query = f"ex={int(now + self.cdn_url_ttl):x}&is={int(now):x}&hm={secrets.token_hex(16)}"
+        fname = urllib.parse.quote(upload.filename)
+        path = f"attachments/{channel_id}/{att_id}/{fname}?{query}"
+        content_type = upload.guessed_type()
+        size = image_size(upload.data) if content_type.startswith("image/") else None
+        att = StoredAttachment(
+            id=att_id,
+            filename=upload.filename,
+            data=upload.data,
+            content_type=content_type,
+            url=f"{self.url}/cdn/{path}",
+            proxy_url=f"{self.url}/media/{path}",
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            description=upload.description,
+            ephemeral=ephemeral,
+        )
+        self.cdn[att_id] = att
+        return att
+
+    def _interaction_payload(
+        self,
+        itype: int,
+        *,
+        guild: Guild,
+        channel: Channel,
+        member: Member,
+        data: dict[str, Any],
+        locale: str,
+        attachment_size_limit: int | None,
+        app_permissions: int | None,
+        message: Message | None = None,
+    ) -> InteractionRecord:
+        iid = self.ids.next()
+        token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
+        if app_permissions is None:
+            app_permissions = channel.permissions_for(guild.bot_member)
+        payload: dict[str, Any] = {
+            "id": str(iid),
+            "application_id": str(self.application_id),
+            "type": itype,
+            "data": data,
+            "guild_id": str(guild.id),
+            "guild": {"id": str(guild.id), "locale": guild.locale, "features": []},
+            "channel_id": str(channel.id),
+            "channel": channel.to_partial_payload(member),
+            "member": member.to_payload(channel=channel),
+            "token": token,
+            "version": 1,
+            "app_permissions": str(app_permissions),
+            "locale": locale,
+            "guild_locale": guild.locale,
+            "entitlements": [],
+            "entitlement_sku_ids": [],
+            "authorizing_integration_owners": {"0": str(guild.id)},
+            "context": 0,
+            "attachment_size_limit": attachment_size_limit
+            if attachment_size_limit is not None
+            else guild.upload_limit,
+        }
+        if message is not None:
+            payload["message"] = message.to_payload()
+        rec = InteractionRecord(
+            fake=self,
+            id=iid,
+            token=token,
+            type=itype,
+            payload=payload,
+            created_at=self.clock.now(),
+            channel_id=channel.id,
+            guild_id=guild.id,
+            user_id=member.id,
+        )
+        if message is not None:
+            rec.source_message_id = message.id
+        return rec
+
+    def _deliver(self, rec: InteractionRecord) -> InteractionRecord:
+        session = self._current
+        if session is None:
+            raise RuntimeError("no bot has identified on the fake gateway")
+        self.interactions[rec.id] = rec
+        self._by_token[rec.token] = rec
+        session.dispatch("INTERACTION_CREATE", rec.payload)
+        self._new_event("gateway.interaction", payload=rec.payload, interaction=rec)
+        return rec
+
+    def _encode_option(
+        self,
+        spec: dict[str, Any],
+        value: Any,
+        resolved: dict[str, dict[str, Any]],
+        guild: Guild,
+        channel: Channel,
+    ) -> dict[str, Any]:
+        otype = spec["type"]
+        opt: dict[str, Any] = {"name": spec["name"], "type": otype}
+
+        def add_user(m: Member | User) -> str:
+            user = m.user if isinstance(m, Member) else m
+            resolved.setdefault("users", {})[str(user.id)] = user.to_payload()
+            if isinstance(m, Member):
+                resolved.setdefault("members", {})[str(m.id)] = m.to_payload(
+                    with_user=False, channel=channel
+                )
+            return str(user.id)
+
+        def add_role(r: Role) -> str:
+            resolved.setdefault("roles", {})[str(r.id)] = r.to_payload()
+            return str(r.id)
+
+        if otype == STRING:
+            opt["value"] = str(value)
+        elif otype == INTEGER:
+            opt["value"] = int(value)
+        elif otype == BOOLEAN:
+            opt["value"] = bool(value)
+        elif otype == NUMBER:
+            opt["value"] = float(value)
+        elif otype == USER:
+            opt["value"] = add_user(value)
+        elif otype == ROLE:
+            opt["value"] = add_role(value)
+        elif otype == MENTIONABLE:
+            opt["value"] = add_role(value) if isinstance(value, Role) else add_user(value)
+        elif otype == CHANNEL:
+            if not isinstance(value, Channel):
+                raise TypeError(f"option {spec['name']!r} wants a Channel")
+            member = guild.bot_member
+            resolved.setdefault("channels", {})[str(value.id)] = value.to_partial_payload(member)
+            opt["value"] = str(value.id)
+        elif otype == ATTACHMENT:
+            if isinstance(value, tuple):
+                value = Upload(*value)
+            if not isinstance(value, Upload):
+                raise TypeError(f"option {spec['name']!r} wants an Upload(filename, data)")
+            att = self._store_upload(channel.id, value, ephemeral=True)
+            resolved.setdefault("attachments", {})[str(att.id)] = att.to_payload()
+            opt["value"] = str(att.id)
+        else:
+            raise ValueError(f"unsupported option type {otype}")
+        return opt
+
+    def slash(
+        self,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        guild: Guild,
+        channel: Channel | None = None,
+        member: Member | None = None,
+        locale: str = "en-US",
+        attachment_size_limit: int | None = None,
+        app_permissions: int | None = None,
+    ) -> InteractionRecord:
+        """Send a slash command (``"name"``, ``"name sub"`` or ``"name group sub"``) as INTERACTION_CREATE.
+
+        ``options`` maps option names to values: str/int/bool/float, Member/User (USER,
+        MENTIONABLE), Role, Channel, or :class:`Upload` / ``(filename, bytes)`` for ATTACHMENT
+        (served from the fake CDN). Option types come from the synced command definition.
+        """
+        channel = channel or next(iter(guild.channels.values()))
+        if member is None:
+            member = (
+                next(m for m in guild.members.values() if not m.user.bot and m.id != guild.owner_id)
+                if len(guild.members) > 2
+                else guild.members[guild.owner_id]
+            )
+        path = command.split()
+        cmd, scope = self.find_command(path[0], guild.id)
+        resolved: dict[str, dict[str, Any]] = {}
+        options = dict(options or {})
+
+        def leaf(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            by_name = {s["name"]: s for s in specs}
+            unknown = set(options) - set(by_name)
+            if unknown:
+                raise ValueError(f"unknown options {sorted(unknown)} for /{command}")
+            missing = [s["name"] for s in specs if s.get("required") and s["name"] not in options]
+            if missing:
+                raise ValueError(f"missing required options {missing} for /{command}")
+            return [
+                self._encode_option(by_name[name], value, resolved, guild, channel)
+                for name, value in options.items()
+            ]
+
+        def walk(specs: list[dict[str, Any]], rest: list[str]) -> list[dict[str, Any]]:
+            if not rest:
+                return leaf(specs)
+            spec = next((s for s in specs if s["name"] == rest[0] and s["type"] in (1, 2)), None)
+            if spec is None:
+                raise LookupError(f"no subcommand {rest[0]!r} in /{command}")
+            return [
+                {
+                    "name": spec["name"],
+                    "type": spec["type"],
+                    "options": walk(spec.get("options", []), rest[1:]),
+                }
+            ]
+
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": cmd["name"],
+            "type": 1,
+            "options": walk(cmd.get("options", []), path[1:]),
+        }
+        if resolved:
+            data["resolved"] = resolved
+        if scope is not None:
+            data["guild_id"] = str(scope)
+        rec = self._interaction_payload(
+            2,
+            guild=guild,
+            channel=channel,
+            member=member,
+            data=data,
+            locale=locale,
+            attachment_size_limit=attachment_size_limit,
+            app_permissions=app_permissions,
+        )
+        return self._deliver(rec)
+
+    def click(
+        self,
+        message: Message | int,
+        custom_id: str | None = None,
+        *,
+        member: Member | None = None,
+        component_type: int = 2,
+        values: list[str] | None = None,
+        locale: str = "en-US",
+        attachment_size_limit: int | None = None,
+    ) -> InteractionRecord:
+        """Click a button (or choose ``values`` in a select) on a stored message: interaction type 3."""
+        msg = self.messages[message] if isinstance(message, int) else message
+        if msg.deleted:
+            raise LookupError("message was deleted")
+        ids = msg.custom_ids()
+        if custom_id is None:
+            if not ids:
+                raise LookupError("message has no components")
+            custom_id = ids[0]
+        elif custom_id not in ids:
+            raise LookupError(f"no component {custom_id!r} on message (has {ids})")
+        assert msg.guild_id is not None
+        guild = self.guilds[msg.guild_id]
+        channel = guild.channels[msg.channel_id]
+        if member is None:
+            humans = [m for m in guild.members.values() if not m.user.bot]
+            member = humans[-1]
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": component_type}
+        if values is not None:
+            data["values"] = values
+        rec = self._interaction_payload(
+            3,
+            guild=guild,
+            channel=channel,
+            member=member,
+            data=data,
+            locale=locale,
+            attachment_size_limit=attachment_size_limit,
+            app_permissions=None,
+            message=msg,
+        )
+        return self._deliver(rec)
+
+    def submit_modal(
+        self, shown_by: InteractionRecord, values: dict[str, str], *, locale: str = "en-US"
+    ) -> InteractionRecord:
+        """Submit the modal the bot showed (response type 9) with text-input ``values``: type 5."""
+        modal = shown_by.modal
+        if modal is None:
+            raise LookupError("that interaction did not open a modal")
+        guild = self.guilds[shown_by.guild_id]  # type: ignore[index]
+        channel = guild.channels[shown_by.channel_id]  # type: ignore[index]
+        member = guild.members[shown_by.user_id]
+
+        def fill(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            out = []
+            for item in items:
+                if item.get("type") == 1:
+                    out.append({"type": 1, "components": fill(item.get("components", []))})
+                elif item.get("type") == 18 and isinstance(item.get("component"), dict):
+                    out.append({"type": 18, "component": fill([item["component"]])[0]})
+                elif item.get("type") == 4:
+                    cid = item["custom_id"]
+                    out.append({"type": 4, "custom_id": cid, "value": values.get(cid, "")})
+            return out
+
+        data = {"custom_id": modal["custom_id"], "components": fill(modal.get("components", []))}
+        rec = self._interaction_payload(
+            5,
+            guild=guild,
+            channel=channel,
+            member=member,
+            data=data,
+            locale=locale,
+            attachment_size_limit=None,
+            app_permissions=None,
+        )
+        source = shown_by.source_message_id
+        if source is not None:
+            rec.payload["message"] = self.messages[source].to_payload()
+            rec.source_message_id = source
+        return self._deliver(rec)
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _routes(self, app: web.Application) -> None:
+        a = API_PREFIX
+        r = app.router
+        wrap = self._wrap
+        r.add_get(a + "/users/@me", wrap("login", self._h_me))
+        r.add_get(a + "/oauth2/applications/@me", wrap("application", self._h_application))
+        r.add_get(a + "/gateway", wrap("gateway.url", self._h_gateway, auth=False))
+        r.add_get(a + "/gateway/bot", wrap("gateway.url", self._h_gateway))
+        r.add_get(a + "/applications/{app}/commands", wrap("commands.get", self._h_get_commands))
+        r.add_put(a + "/applications/{app}/commands", wrap("commands.sync", self._h_sync))
+        r.add_post(a + "/applications/{app}/commands", wrap("commands.upsert", self._h_upsert))
+        r.add_get(
+            a + "/applications/{app}/guilds/{guild}/commands",
+            wrap("commands.get", self._h_get_commands),
+        )
+        r.add_put(
+            a + "/applications/{app}/guilds/{guild}/commands", wrap("commands.sync", self._h_sync)
+        )
+        r.add_post(
+            a + "/applications/{app}/guilds/{guild}/commands",
+            wrap("commands.upsert", self._h_upsert),
+        )
+        r.add_post(
+            a + "/interactions/{iid}/{token}/callback",
+            wrap("interaction.callback", self._h_callback, auth=False),
+        )
+        wh = a + "/webhooks/{app}/{token}"
+        r.add_post(wh, wrap("webhook.followup", self._h_followup, auth=False))
+        for verb, kind, handler in (
+            ("GET", "webhook.get", self._h_webhook_get),
+            ("PATCH", "webhook.edit", self._h_webhook_edit),
+            ("DELETE", "webhook.delete", self._h_webhook_delete),
+        ):
+            r.add_route(verb, wh + "/messages/@original", wrap(kind, handler, auth=False))
+            r.add_route(verb, wh + "/messages/{mid}", wrap(kind, handler, auth=False))
+        ch = a + "/channels/{cid}"
+        r.add_get(ch, wrap("channel.get", self._h_channel_get))
+        r.add_get(ch + "/messages", wrap("message.history", self._h_history))
+        r.add_post(ch + "/messages", wrap("message.create", self._h_message_create))
+        r.add_get(ch + "/messages/{mid}", wrap("message.get", self._h_message_get))
+        r.add_patch(ch + "/messages/{mid}", wrap("message.edit", self._h_message_edit))
+        r.add_delete(ch + "/messages/{mid}", wrap("message.delete", self._h_message_delete))
+        r.add_get("/cdn/attachments/{cid}/{aid}/{name}", self._h_cdn)
+        r.add_get("/media/attachments/{cid}/{aid}/{name}", self._h_cdn)
+        r.add_get(GATEWAY_PATH + "/", self._h_gateway_ws)
+        r.add_get(GATEWAY_PATH, self._h_gateway_ws)
+        r.add_route("*", a + "/{tail:.*}", wrap("unhandled", self._h_unhandled, auth=False))
+
+    def _wrap(
+        self,
+        kind: str,
+        handler: Callable[[web.Request, _Ctx], Awaitable[Any]],
+        *,
+        auth: bool = True,
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def run(request: web.Request) -> web.StreamResponse:
+            ctx = _Ctx(kind)
+            error: dict[str, Any] | None = None
+            headers: dict[str, str] = {}
+            try:
+                if auth and request.headers.get("Authorization") != f"Bot {self.token}":
+                    raise ApiError(401, 0, "401: Unauthorized")
+                body = await handler(request, ctx)
+                status = ctx.status
+                if body is None:
+                    status = 204
+                    resp: web.StreamResponse = web.Response(status=204)
+                else:
+                    resp = _json(body, status)
+            except RateLimited as rl:
+                status = 429
+                now = time.time()
+                error = {
+                    "message": "You are being rate limited.",
+                    "retry_after": round(rl.retry_after, 3),
+                    "global": False,
+                }
+                headers = {
+                    "Retry-After": str(max(1, math.ceil(rl.retry_after))),
+                    "X-RateLimit-Limit": str(rl.limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": f"{now + rl.retry_after:.3f}",
+                    "X-RateLimit-Reset-After": f"{rl.retry_after:.3f}",
+                    "X-RateLimit-Bucket": rl.bucket,
+                    "X-RateLimit-Scope": "user",
+                    "Via": "1.1 google",
+                }
+                resp = _json(error, 429, headers)
+            except ApiError as exc:
+                status = exc.status
+                error = exc.body()
+                resp = _json(error, status)
+            self._new_event(
+                ctx.kind,
+                method=request.method,
+                path=request.path,
+                status=status,
+                payload=ctx.payload,
+                files=ctx.files,
+                error=error,
+                interaction=ctx.interaction,
+                message=ctx.message,
+                headers=headers,
+                meta=ctx.meta,
+            )
+            return resp
+
+        return run
+
+    @staticmethod
+    async def _read_body(request: web.Request) -> tuple[Any, dict[int, Upload]]:
+        files: dict[int, Upload] = {}
+        if request.content_type.startswith("multipart/"):
+            payload: Any = None
+            reader = await request.multipart()
+            async for part in reader:
+                name = part.name or ""  # type: ignore[union-attr]
+                if name == "payload_json":
+                    payload = json.loads(await part.text())  # type: ignore[union-attr]
+                    continue
+                m = re.fullmatch(r"files\[(\d+)\]", name) or re.fullmatch(r"file(\d*)", name)
+                if m is None:
+                    continue
+                index = int(m.group(1) or 0)
+                data = bytes(await part.read())  # type: ignore[union-attr]
+                files[index] = Upload(
+                    part.filename or f"file{index}",  # type: ignore[union-attr]
+                    data,
+                    part.headers.get("Content-Type"),  # type: ignore[union-attr]
+                )
+            return payload or {}, files
+        raw = await request.read()
+        if not raw:
+            return None, files
+        try:
+            return json.loads(raw), files
+        except ValueError:
+            raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+
+    async def _h_unhandled(self, request: web.Request, ctx: _Ctx) -> Any:
+        ctx.payload = {"method": request.method, "path": request.path}
+        raise ApiError(
+            404, 0, f"404: Not Found (the fake does not model {request.method} {request.path})"
+        )
+
+    # ------------------------------------------------------------------ login / gateway info
+
+    async def _h_me(self, request: web.Request, ctx: _Ctx) -> Any:
+        data = self.bot_user.to_payload()
+        data.update(verified=True, mfa_enabled=False, locale="en-US", email=None)
+        return data
+
+    async def _h_application(self, request: web.Request, ctx: _Ctx) -> Any:
+        return {
+            "id": str(self.application_id),
+            "name": self.bot_user.username,
+            "description": "",
+            "icon": None,
+            "rpc_origins": [],
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self.owner.to_payload(),
+            "team": None,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "summary": "",
+            "bot": self.bot_user.to_payload(),
+            "tags": [],
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "approximate_guild_count": len(self.guilds),
+        }
+
+    async def _h_gateway(self, request: web.Request, ctx: _Ctx) -> Any:
+        url = self.gateway_url.rstrip("/")
+        if request.path.endswith("/bot"):
+            return {
+                "url": url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        return {"url": url}
+
+    # ------------------------------------------------------------------ application commands
+
+    def _check_app(self, request: web.Request) -> int | None:
+        if request.match_info["app"] != str(self.application_id):
+            raise ApiError(403, 50001, "Missing Access")
+        guild = request.match_info.get("guild")
+        if guild is None:
+            return None
+        if int(guild) not in self.guilds:
+            raise ApiError(403, 50001, "Missing Access")
+        return int(guild)
+
+    def _normalise_command(
+        self, raw: dict[str, Any], scope: int | None, index: int
+    ) -> dict[str, Any]:
+        ctype = raw.get("type", 1)
+        name = raw.get("name", "")
+        problems: list[tuple[list[str | int], str, str]] = []
+        if not _COMMAND_NAME.match(name) or (ctype == 1 and name != name.lower()):
+            problems.append(
+                ([index, "name"], "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+            )
+        if ctype == 1 and not 1 <= len(raw.get("description", "")) <= 100:
+            problems.append(
+                (
+                    [index, "description"],
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 100 in length.",
+                )
+            )
+        if len(raw.get("options", [])) > 25:
+            problems.append(
+                ([index, "options"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+            )
+        if problems:
+            raise limits.form_error(problems)
+        old = self.commands.get(scope, {}).get((name, ctype))
+        cmd = {
+            "id": old["id"] if old else str(self.ids.next()),
+            "application_id": str(self.application_id),
+            "version": str(self.ids.next()),
+            "type": ctype,
+            "name": name,
+            "description": raw.get("description", ""),
+            "options": raw.get("options", []),
+            "default_member_permissions": raw.get("default_member_permissions"),
+            "dm_permission": raw.get("dm_permission", True),
+            "contexts": raw.get("contexts"),
+            "integration_types": raw.get("integration_types", [0]),
+            "nsfw": raw.get("nsfw", False),
+            "name_localizations": raw.get("name_localizations"),
+            "description_localizations": raw.get("description_localizations"),
+        }
+        if scope is not None:
+            cmd["guild_id"] = str(scope)
+        return cmd
+
+    async def _h_get_commands(self, request: web.Request, ctx: _Ctx) -> Any:
+        scope = self._check_app(request)
+        return list(self.commands.get(scope, {}).values())
+
+    async def _h_sync(self, request: web.Request, ctx: _Ctx) -> Any:
+        scope = self._check_app(request)
+        body, _ = await self._read_body(request)
+        ctx.payload = body
+        ctx.meta["guild_id"] = scope
+        if not isinstance(body, list) or len(body) > 110:
+            raise ApiError(400, 50035, "Invalid Form Body")
+        cmds = [self._normalise_command(raw, scope, i) for i, raw in enumerate(body)]
+        self.commands[scope] = {(c["name"], c["type"]): c for c in cmds}
+        return cmds
+
+    async def _h_upsert(self, request: web.Request, ctx: _Ctx) -> Any:
+        scope = self._check_app(request)
+        body, _ = await self._read_body(request)
+        ctx.payload = body
+        ctx.meta["guild_id"] = scope
+        cmd = self._normalise_command(body, scope, 0)
+        existed = (cmd["name"], cmd["type"]) in self.commands.get(scope, {})
+        self.commands.setdefault(scope, {})[(cmd["name"], cmd["type"])] = cmd
+        ctx.status = 200 if existed else 201
+        return cmd
+
+    # ------------------------------------------------------------------ messages (shared)
+
+    def _attachments_for(
+        self,
+        channel_id: int,
+        data: dict[str, Any],
+        files: dict[int, Upload],
+        existing: list[StoredAttachment],
+        *,
+        ephemeral: bool,
+    ) -> list[StoredAttachment]:
+        """Resolve the ``attachments`` array: kept ones by id, new ones by ``files[n]`` index."""
+        spec = data.get("attachments")
+        by_id = {a.id: a for a in existing}
+        if spec is None:
+            kept = list(existing)
+            new = [
+                self._store_upload(channel_id, files[i], ephemeral=ephemeral) for i in sorted(files)
+            ]
+            return kept + new
+        result: list[StoredAttachment] = []
+        used: set[int] = set()
+        for entry in spec:
+            aid = int(entry["id"])
+            if aid in files and aid not in used:
+                up = files[aid]
+                up = Upload(
+                    entry.get("filename") or up.filename,
+                    up.data,
+                    up.content_type,
+                    entry.get("description"),
+                )
+                result.append(self._store_upload(channel_id, up, ephemeral=ephemeral))
+                used.add(aid)
+            elif aid in by_id:
+                result.append(by_id[aid])
+            else:
+                raise limits.form_error(
+                    [
+                        (
+                            ["attachments", len(result), "id"],
+                            "ATTACHMENT_NOT_FOUND",
+                            "Unknown attachment",
+                        )
+                    ]
+                )
+        for i in sorted(set(files) - used):
+            result.append(self._store_upload(channel_id, files[i], ephemeral=ephemeral))
+        return result
+
+    @staticmethod
+    def _check_sizes(files: dict[int, Upload], limit: int) -> None:
+        if any(len(f.data) > limit for f in files.values()):
+            raise limits.too_large()
+
+    def _new_message(
+        self,
+        channel: Channel,
+        data: dict[str, Any],
+        files: dict[int, Upload],
+        *,
+        interaction: InteractionRecord | None = None,
+        flags: int = 0,
+    ) -> Message:
+        flags |= int(data.get("flags") or 0) & (EPHEMERAL | (1 << 2) | (1 << 12) | (1 << 15))
+        msg = Message(
+            id=self.ids.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild.id,
+            author=self.bot_user,
+            created_at=self.clock.now(),
+            content=str(data.get("content") or ""),
+            embeds=list(data.get("embeds") or []),
+            components=list(data.get("components") or []),
+            flags=flags,
+            tts=bool(data.get("tts", False)),
+            allowed_mentions=data.get("allowed_mentions"),
+            application_id=self.application_id if interaction else None,
+            webhook_id=self.application_id if interaction else None,
+            interaction_id=interaction.id if interaction else None,
+        )
+        msg.attachments = self._attachments_for(
+            channel.id, data, files, [], ephemeral=msg.ephemeral
+        )
+        msg.history.append(
+            {"payload": data, "files": [f.filename for f in files.values()], "at": msg.created_at}
+        )
+        self.messages[msg.id] = msg
+        if not msg.ephemeral and not msg.loading:
+            channel.last_message_id = msg.id
+            self._dispatch_message("MESSAGE_CREATE", msg)
+        return msg
+
+    def _dispatch_message(self, event: str, msg: Message) -> None:
+        if msg.ephemeral or self._current is None or msg.guild_id is None:
+            return
+        guild = self.guilds.get(msg.guild_id)
+        if guild is None:
+            return
+        if event == "MESSAGE_DELETE":
+            data: dict[str, Any] = {
+                "id": str(msg.id),
+                "channel_id": str(msg.channel_id),
+                "guild_id": str(msg.guild_id),
+            }
+        else:
+            data = msg.to_payload()
+            data["member"] = guild.bot_member.to_payload(with_user=False)
+        self._dispatch_guild_event(guild, event, data)
+
+    def _check_edit_limits(self, msg: Message) -> None:
+        if self.edit_rate_limit is not None:
+            count, per = self.edit_rate_limit
+            now = time.monotonic()
+            times = self._edit_times.setdefault(msg.id, deque())
+            while times and times[0] <= now - per:
+                times.popleft()
+            if len(times) >= count:
+                raise RateLimited(times[0] + per - now, count, f"edit-{msg.channel_id}")
+            times.append(now)
+        if self.old_message_edit_limit is not None and self.clock.now() - msg.created_at > 3600:
+            if msg.edits_when_old >= self.old_message_edit_limit:
+                raise limits.old_message_edits()
+            msg.edits_when_old += 1
+
+    def _edit_message(
+        self, msg: Message, data: dict[str, Any], files: dict[int, Upload], size_limit: int
+    ) -> None:
+        limits.check_message(data, len(files), creating=False)
+        self._check_sizes(files, size_limit)
+        self._check_edit_limits(msg)
+        if "content" in data:
+            msg.content = str(data["content"] or "")
+        if "embeds" in data:
+            msg.embeds = list(data["embeds"] or [])
+        if "components" in data:
+            msg.components = list(data["components"] or [])
+        if "flags" in data and data["flags"] is not None:
+            keep = msg.flags & EPHEMERAL
+            msg.flags = (int(data["flags"]) & ~EPHEMERAL & ~LOADING) | keep
+        if "allowed_mentions" in data:
+            msg.allowed_mentions = data["allowed_mentions"]
+        msg.attachments = self._attachments_for(
+            msg.channel_id, data, files, msg.attachments, ephemeral=msg.ephemeral
+        )
+        was_loading = msg.loading
+        msg.flags &= ~LOADING
+        if not msg.content and not msg.embeds and not msg.attachments and not msg.components:
+            raise ApiError(400, 50006, "Cannot send an empty message")
+        msg.edited_at = None if was_loading else self.clock.now()
+        msg.history.append(
+            {"payload": data, "files": [f.filename for f in files.values()], "at": self.clock.now()}
+        )
+        if was_loading and not msg.ephemeral:
+            self.guilds[msg.guild_id].channels[msg.channel_id].last_message_id = msg.id  # type: ignore[index]
+            self._dispatch_message("MESSAGE_CREATE", msg)
+        else:
+            self._dispatch_message("MESSAGE_UPDATE", msg)
+
+    # ------------------------------------------------------------------ interactions
+
+    async def _h_callback(self, request: web.Request, ctx: _Ctx) -> Any:
+        rec = (
+            self.interactions.get(int(request.match_info["iid"]))
+            if request.match_info["iid"].isdigit()
+            else None
+        )
+        if rec is None or rec.token != request.match_info["token"]:
+            raise limits.unknown_interaction()
+        ctx.interaction = rec
+        payload, files = await self._read_body(request)
+        ctx.payload = payload
+        ctx.files = list(files.values())
+        age = self.clock.now() - rec.created_at
+        ctx.meta["age"] = age
+        if rec.responded:
+            raise limits.already_acknowledged()
+        if age > self.interaction_deadline:
+            raise limits.unknown_interaction()
+        if not isinstance(payload, dict) or "type" not in payload:
+            raise limits.form_error([(["type"], "BASE_TYPE_REQUIRED", "This field is required")])
+        cb = int(payload["type"])
+        data = payload.get("data") or {}
+        guild = self.guilds[rec.guild_id]  # type: ignore[index]
+        channel = guild.channels[rec.channel_id]  # type: ignore[index]
+        source_id = rec.source_message_id
+        size_limit = int(rec.payload["attachment_size_limit"])
+        msg: Message | None = None
+        if cb == 4:
+            limits.check_message(data, len(files), creating=True, path_prefix=("data",))
+            self._check_sizes(files, size_limit)
+            msg = self._new_message(channel, data, files, interaction=rec)
+        elif cb == 5:
+            msg = self._new_message(
+                channel,
+                {"content": "", "flags": data.get("flags", 0)},
+                {},
+                interaction=rec,
+                flags=LOADING,
+            )
+        elif cb in (6, 7):
+            if source_id is None:
+                raise ApiError(
+                    400, 40043, "Interaction response type is not valid for this interaction"
+                )
+            msg = self.messages[source_id]
+            if cb == 7:
+                self._edit_message(msg, data, files, size_limit)
+        elif cb == 8:
+            if rec.type != 4:
+                raise ApiError(
+                    400, 40043, "Interaction response type is not valid for this interaction"
+                )
+        elif cb == 9:
+            if rec.type == 5:
+                raise ApiError(
+                    400, 40043, "Interaction response type is not valid for this interaction"
+                )
+            problems: list[tuple[list[str | int], str, str]] = []
+            if not 1 <= len(data.get("custom_id", "")) <= limits.MAX_CUSTOM_ID:
+                problems.append(
+                    (
+                        ["data", "custom_id"],
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 100 in length.",
+                    )
+                )
+            if not 1 <= len(data.get("title", "")) <= 45:
+                problems.append(
+                    (
+                        ["data", "title"],
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 45 in length.",
+                    )
+                )
+            if not 1 <= len(data.get("components", [])) <= 5:
+                problems.append(
+                    (
+                        ["data", "components"],
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 5 in length.",
+                    )
+                )
+            if problems:
+                raise limits.form_error(problems)
+            limits.check_message(
+                {"components": data.get("components", [])}, 0, creating=False, path_prefix=("data",)
+            )
+            rec.modal = data
+        else:
+            raise ApiError(
+                400, 40043, f"Interaction response type {cb} is not supported by the fake"
+            )
+        rec.response_type = cb
+        rec.responded_at = self.clock.now()
+        if msg is not None:
+            rec.original_message_id = msg.id
+            ctx.message = msg
+        body: dict[str, Any] = {
+            "interaction": {
+                "id": str(rec.id),
+                "type": rec.type,
+                "response_message_loading": cb == 5,
+                "response_message_ephemeral": bool(msg and msg.ephemeral),
+            },
+            "resource": {"type": cb},
+        }
+        if msg is not None:
+            body["interaction"]["response_message_id"] = str(msg.id)
+            body["resource"]["message"] = msg.to_payload()
+        return body
+
+    def _webhook_record(self, request: web.Request, ctx: _Ctx) -> InteractionRecord:
+        if request.match_info["app"] != str(self.application_id):
+            raise limits.unknown_webhook()
+        rec = self._by_token.get(request.match_info["token"])
+        if rec is None:
+            raise limits.invalid_webhook_token()
+        ctx.interaction = rec
+        age = self.clock.now() - rec.created_at
+        ctx.meta["age"] = age
+        if age > self.token_lifetime:
+            raise limits.invalid_webhook_token()
+        return rec
+
+    def _webhook_message(self, request: web.Request, rec: InteractionRecord, ctx: _Ctx) -> Message:
+        mid = request.match_info.get("mid")
+        if mid is None:  # @original
+            ctx.meta["target"] = "original"
+            if rec.original_message_id is None:
+                raise limits.unknown_message()
+            msg = self.messages[rec.original_message_id]
+        else:
+            ctx.meta["target"] = "followup"
+            if not mid.isdigit() or (
+                int(mid) not in rec.followup_ids and int(mid) != rec.original_message_id
+            ):
+                raise limits.unknown_message()
+            msg = self.messages[int(mid)]
+        if msg.deleted:
+            raise limits.unknown_message()
+        ctx.message = msg
+        return msg
+
+    async def _h_followup(self, request: web.Request, ctx: _Ctx) -> Any:
+        rec = self._webhook_record(request, ctx)
+        payload, files = await self._read_body(request)
+        ctx.payload = payload
+        ctx.files = list(files.values())
+        if not rec.responded:
+            raise limits.unknown_webhook()
+        data = payload or {}
+        limits.check_message(data, len(files), creating=True)
+        self._check_sizes(files, int(rec.payload["attachment_size_limit"]))
+        guild = self.guilds[rec.guild_id]  # type: ignore[index]
+        channel = guild.channels[rec.channel_id]  # type: ignore[index]
+        original = rec.original
+        if original is not None and original.loading and rec.response_type == 5:
+            # The first followup after a "thinking" defer replaces the loading message.
+            self._edit_message(original, data, files, int(rec.payload["attachment_size_limit"]))
+            ctx.message = original
+            return original.to_payload()
+        msg = self._new_message(channel, data, files, interaction=rec)
+        rec.followup_ids.append(msg.id)
+        ctx.message = msg
+        if request.query.get("wait") in ("1", "true", "True"):
+            return msg.to_payload()
+        return None
+
+    async def _h_webhook_get(self, request: web.Request, ctx: _Ctx) -> Any:
+        rec = self._webhook_record(request, ctx)
+        return self._webhook_message(request, rec, ctx).to_payload()
+
+    async def _h_webhook_edit(self, request: web.Request, ctx: _Ctx) -> Any:
+        rec = self._webhook_record(request, ctx)
+        payload, files = await self._read_body(request)
+        ctx.payload = payload
+        ctx.files = list(files.values())
+        msg = self._webhook_message(request, rec, ctx)
+        self._edit_message(msg, payload or {}, files, int(rec.payload["attachment_size_limit"]))
+        return msg.to_payload()
+
+    async def _h_webhook_delete(self, request: web.Request, ctx: _Ctx) -> Any:
+        rec = self._webhook_record(request, ctx)
+        msg = self._webhook_message(request, rec, ctx)
+        msg.deleted = True
+        self._dispatch_message("MESSAGE_DELETE", msg)
+        return None
+
+    # ------------------------------------------------------------------ channels
+
+    def _channel(self, request: web.Request) -> Channel:
+        cid = request.match_info["cid"]
+        if cid.isdigit():
+            for guild in self.guilds.values():
+                if int(cid) in guild.channels:
+                    return guild.channels[int(cid)]
+        raise limits.unknown_channel()
+
+    def _bot_perms(self, channel: Channel) -> int:
+        return channel.permissions_for(channel.guild.bot_member)
+
+    def _channel_message(self, request: web.Request, channel: Channel, ctx: _Ctx) -> Message:
+        mid = request.match_info["mid"]
+        msg = self.messages.get(int(mid)) if mid.isdigit() else None
+        if msg is None or msg.deleted or msg.channel_id != channel.id or msg.ephemeral:
+            raise limits.unknown_message()
+        ctx.message = msg
+        return msg
+
+    async def _h_channel_get(self, request: web.Request, ctx: _Ctx) -> Any:
+        channel = self._channel(request)
+        if not self._bot_perms(channel) & VIEW_CHANNEL:
+            raise limits.missing_access()
+        return channel.to_payload()
+
+    async def _h_history(self, request: web.Request, ctx: _Ctx) -> Any:
+        channel = self._channel(request)
+        perms = self._bot_perms(channel)
+        if not perms & VIEW_CHANNEL:
+            raise limits.missing_access()
+        if not perms & READ_MESSAGE_HISTORY:
+            return []
+        limit = int(request.query.get("limit", 50))
+        msgs = [m for m in self.channel_messages(channel) if not m.loading]
+        return [m.to_payload() for m in reversed(msgs)][:limit]
+
+    async def _h_message_create(self, request: web.Request, ctx: _Ctx) -> Any:
+        channel = self._channel(request)
+        payload, files = await self._read_body(request)
+        ctx.payload = payload
+        ctx.files = list(files.values())
+        perms = self._bot_perms(channel)
+        if not perms & VIEW_CHANNEL:
+            raise limits.missing_access()
+        if not perms & SEND_MESSAGES or (files and not perms & ATTACH_FILES):
+            raise limits.missing_permissions()
+        data = payload or {}
+        limits.check_message(data, len(files), creating=True)
+        self._check_sizes(files, channel.guild.upload_limit)
+        msg = self._new_message(channel, data, files)
+        ctx.message = msg
+        return msg.to_payload()
+
+    async def _h_message_get(self, request: web.Request, ctx: _Ctx) -> Any:
+        channel = self._channel(request)
+        perms = self._bot_perms(channel)
+        if not perms & VIEW_CHANNEL or not perms & READ_MESSAGE_HISTORY:
+            raise limits.missing_access()
+        return self._channel_message(request, channel, ctx).to_payload()
+
+    async def _h_message_edit(self, request: web.Request, ctx: _Ctx) -> Any:
+        channel = self._channel(request)
+        payload, files = await self._read_body(request)
+        ctx.payload = payload
+        ctx.files = list(files.values())
+        if not self._bot_perms(channel) & VIEW_CHANNEL:
+            raise limits.missing_access()
+        msg = self._channel_message(request, channel, ctx)
+        if msg.author.id != self.bot_user.id:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        self._edit_message(msg, payload or {}, files, channel.guild.upload_limit)
+        return msg.to_payload()
+
+    async def _h_message_delete(self, request: web.Request, ctx: _Ctx) -> Any:
+        channel = self._channel(request)
+        perms = self._bot_perms(channel)
+        if not perms & VIEW_CHANNEL:
+            raise limits.missing_access()
+        msg = self._channel_message(request, channel, ctx)
+        if msg.author.id != self.bot_user.id and not perms & MANAGE_MESSAGES:
+            raise limits.missing_permissions()
+        msg.deleted = True
+        self._dispatch_message("MESSAGE_DELETE", msg)
+        return None
+
+    # ------------------------------------------------------------------ CDN
+
+    async def _h_cdn(self, request: web.Request) -> web.StreamResponse:
+        aid = request.match_info["aid"]
+        att = self.cdn.get(int(aid)) if aid.isdigit() else None
+        status = 200
+        if att is None:
+            status = 404
+        else:
+            ex = request.query.get("ex")
+            if ex is not None and int(ex, 16) < self.clock.now():
+                status = 404
+        self._new_event("cdn.get", method="GET", path=request.path, status=status)
+        if att is None or status != 200:
+            return web.Response(status=404, text="This content is no longer available.")
+        return web.Response(body=att.data, content_type=att.content_type.split(";")[0])
+
+    # ------------------------------------------------------------------ gateway
+
+    async def _h_gateway_ws(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(timeout=1.0, compress=False, max_msg_size=16 * 1024 * 1024)
+        await ws.prepare(request)
+        conn = _Connection(ws)
+        self._connections.add(conn)
+        writer = asyncio.create_task(self._writer(conn))
+        conn.send({"op": 10, "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)}})
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self._on_gateway_frame(conn, json.loads(msg.data))
+                elif msg.type is WSMsgType.ERROR:
+                    break
+        finally:
+            self._connections.discard(conn)
+            conn.queue.put_nowait(None)
+            with contextlib.suppress(BaseException):
+                await writer
+            session = conn.session
+            if session is not None and session.conn is conn:
+                session.conn = None
+            self._new_event(
+                "gateway.disconnect",
+                payload={"close_code": ws.close_code},
+                meta={"session_id": session.id if session else None},
+            )
+        return ws
+
+    @staticmethod
+    async def _writer(conn: _Connection) -> None:
+        while True:
+            frame = await conn.queue.get()
+            if frame is None or conn.ws.closed:
+                return
+            try:
+                await conn.ws.send_str(json.dumps(frame))
+            except (ConnectionError, RuntimeError):
+                return
+
+    async def _on_gateway_frame(self, conn: _Connection, frame: dict[str, Any]) -> None:
+        op = frame.get("op")
+        d = frame.get("d")
+        session = conn.session
+        if op == 1:
+            self._new_event(
+                "gateway.heartbeat", payload=d, meta={"session_id": session.id if session else None}
+            )
+            conn.send({"op": 11})
+        elif op == 2:
+            if d.get("token") != self.token and d.get("token") != f"Bot {self.token}":
+                await conn.ws.close(code=4004, message=b"Authentication failed.")
+                return
+            shard = tuple(d.get("shard") or (0, 1))
+            session = _Session(
+                id=secrets.token_hex(16),
+                shard=(int(shard[0]), int(shard[1])),
+                intents=int(d.get("intents", 0)),
+            )
+            self._sessions[session.id] = session
+            self._current = session
+            session.conn = conn
+            conn.session = session
+            self._new_event("gateway.identify", payload=d, meta={"session_id": session.id})
+            session.dispatch(
+                "READY",
+                {
+                    "v": 10,
+                    "user": {**self.bot_user.to_payload(), "verified": True, "mfa_enabled": False},
+                    "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+                    "session_id": session.id,
+                    "resume_gateway_url": self.gateway_url,
+                    "application": {"id": str(self.application_id), "flags": 0},
+                    "shard": list(session.shard),
+                    "private_channels": [],
+                    "relationships": [],
+                    "presences": [],
+                    "geo_ordered_rtc_regions": [],
+                    "session_type": "normal",
+                    "user_settings": {},
+                },
+            )
+            for guild in self.guilds.values():
+                session.dispatch(
+                    "GUILD_CREATE", guild.to_payload(all_members=session.wants_members)
+                )
+            self._new_event(
+                "gateway.ready", meta={"session_id": session.id, "guilds": len(self.guilds)}
+            )
+        elif op == 6:
+            found = self._sessions.get(d.get("session_id", ""))
+            if found is None or d.get("token") not in (self.token, f"Bot {self.token}"):
+                self._new_event(
+                    "gateway.resume",
+                    status=400,
+                    payload=d,
+                    error={"code": 0, "message": "invalid session"},
+                )
+                conn.send({"op": 9, "d": False})
+                return
+            old = found.conn
+            if old is not None and old is not conn:
+                old.session = None
+                old.queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await old.ws.close(code=4000)
+            found.conn = conn
+            conn.session = found
+            self._current = found
+            seq = int(d.get("seq") or 0)
+            replay = [f for f in found.frames if f["s"] > seq]
+            for frame in replay:
+                conn.send(frame)
+            found.dispatch("RESUMED", {})
+            self._new_event(
+                "gateway.resume", payload=d, meta={"session_id": found.id, "replayed": len(replay)}
+            )
+        elif op == 8 and session is not None:
+            guild = self.guilds.get(int(d["guild_id"]))
+            if guild is not None:
+                session.dispatch(
+                    "GUILD_MEMBERS_CHUNK",
+                    {
+                        "guild_id": str(guild.id),
+                        "members": [m.to_payload() for m in guild.members.values()],
+                        "chunk_index": 0,
+                        "chunk_count": 1,
+                        "not_found": [],
+                        "nonce": d.get("nonce"),
+                    },
+                )
+        # presence (3) and voice (4) updates are accepted and ignored
