@@ -385,11 +385,10 @@ class Upload:
     description: str | None = None
 
     def guessed_type(self) -> str:
-        return (
-            self.content_type
-            or mimetypes.guess_type(self.filename)[0]
-            or "application/octet-stream"
-        )
+        """Like Discord: the declared type, unless it is missing or generic; then by filename."""
+        if self.content_type and self.content_type != "application/octet-stream":
+            return self.content_type
+        return mimetypes.guess_type(self.filename)[0] or "application/octet-stream"
 
 
 @dataclass
