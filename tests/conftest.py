@@ -1,3 +1,3 @@
 """Shared pytest configuration: each fake registers its fixtures as a plugin module."""
 
-pytest_plugins: list[str] = ["tests.fakes.discord.plugin"]
+pytest_plugins: list[str] = ["tests.fakes.discord.plugin", "tests.fakes.toapis_plugin"]
