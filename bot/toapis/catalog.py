@@ -240,11 +240,11 @@ def validate_request(
                 f"Format `{req.output_format}` is not available — pick {_one_of(caps.output_formats)}.",
             )
     if req.output_compression is not None:
-        if req.output_format != "jpeg":
+        if caps.output_formats is None:
             raise RequestValidationError(
-                "output_compression",
-                "Compression applies only to JPEG — choose the jpeg format or leave it out.",
+                "output_compression", f"{caps.name} has no compression setting — leave it out."
             )
+        # The service takes it with png too and ignores it there, so it is not refused.
         if not 0 <= req.output_compression <= 100:
             raise RequestValidationError(
                 "output_compression", "Compression must be a whole number from 0 to 100."

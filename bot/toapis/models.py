@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,12 @@ class GenerationRequest(BaseModel):
     n: StrictInt = 1
     image_urls: list[str] | None = None
     mask_url: str | None = None
+
+    @field_validator("image_urls")
+    @classmethod
+    def _no_empty_list(cls, value: list[str] | None) -> list[str] | None:
+        # The service refuses an empty array; no references means leaving the field out.
+        return value or None
 
     def to_payload(self) -> dict[str, Any]:
         """Return the JSON body, leaving out what was not set."""
