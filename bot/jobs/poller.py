@@ -1,0 +1,367 @@
+"""One poller for every in-flight task: a heap of due times, a request budget, a small pool.
+
+A single long-lived task pops the earliest-due task, takes a token from the budget (requests per
+clock second) and starts its request, keeping at most ``max_in_flight`` requests open. Tasks are
+served strictly in due order, so under a tight budget every task's turn only gets later, never
+skipped. A 429 pauses everyone for its Retry-After. Transient errors back off per task. A task
+still unfinished at its deadline ends with a time-limit failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.jobs.service import ServiceError, ServiceErrorKind, TaskSnapshot
+from bot.jobs.strategy import PollStrategy, TrackedTask
+from bot.jobs.timing import Alarm
+
+log = logging.getLogger(__name__)
+
+FetchTask = Callable[[str], Awaitable[TaskSnapshot]]
+
+
+class PollListener(Protocol):
+    """What the poller reports to the engine."""
+
+    async def task_changed(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
+        """The task's phase or progress changed (still not final)."""
+        ...
+
+    async def task_finished(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
+        """The service reports the task completed or failed."""
+        ...
+
+    async def task_lost(self, task: TrackedTask, code: str, message: str) -> None:
+        """The task can no longer be followed (unknown to the service, or over its time limit)."""
+        ...
+
+
+class RateBudget:
+    """A token bucket: at most ``rate`` requests per clock second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError("the request budget must be positive")
+        self.rate = rate
+        self.burst = max(1.0, burst if burst is not None else rate)
+        self._tokens = self.burst
+        self._stamp: float | None = None
+
+    def take(self, now: float) -> float:
+        """Take a token and return 0, or return how long to wait until one is available."""
+        if self._stamp is not None and now > self._stamp:
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        if self._stamp is None or now > self._stamp:
+            self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate
+
+    def drain(self, now: float) -> None:
+        """Empty the bucket (after a pause, resume at the steady rate, not with a burst)."""
+        self._tokens = 0.0
+        self._stamp = now
+
+
+@dataclass(slots=True)
+class PollerStats:
+    """Counters for logs, tests and the benchmark."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    time_limits: int = 0
+    lost: int = 0
+
+
+class TaskPoller:
+    """Poll every tracked task from one scheduler loop."""
+
+    def __init__(
+        self,
+        fetch: FetchTask,
+        listener: PollListener,
+        *,
+        clock: Clock,
+        strategy: PollStrategy,
+        budget: RateBudget,
+        max_in_flight: int = 8,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 60.0,
+        rate_limit_pause: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._listener = listener
+        self._clock = clock
+        self.strategy = strategy
+        self.budget = budget
+        self.max_in_flight = max_in_flight
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.rate_limit_pause = rate_limit_pause
+        self._rng = rng or random.Random()
+        self._tasks: dict[int, TrackedTask] = {}
+        self._heap: list[tuple[float, int, int, TrackedTask]] = []
+        self._seq = itertools.count()
+        self._alarm = Alarm(clock)
+        self._idle = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._requests: set[asyncio.Task[None]] = set()
+        self._paused_until = 0.0
+        self._rate_limit_streak = 0
+        self.stats = PollerStats()
+
+    # -- tracking -----------------------------------------------------------------------------
+
+    def track(
+        self,
+        key: int,
+        task_id: str,
+        *,
+        profile: str,
+        submitted_at: float,
+        deadline_at: float,
+        now_wall: float | None = None,
+    ) -> TrackedTask:
+        """Follow ``task_id`` for job ``key``; ``submitted_at``/``deadline_at`` are wall times."""
+        self.untrack(key)
+        mono = self._clock.monotonic()
+        wall = self._clock.now() if now_wall is None else now_wall
+        task = TrackedTask(
+            key=key,
+            task_id=task_id,
+            profile=profile,
+            origin=mono - max(0.0, wall - submitted_at),
+            deadline=mono + (deadline_at - wall),
+        )
+        self._tasks[key] = task
+        self._schedule(task, self.strategy.first_poll(task, mono))
+        return task
+
+    def untrack(self, key: int) -> None:
+        """Stop following job ``key`` (an answer already in flight is ignored)."""
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.active = False
+            task.generation += 1
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._tasks
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def get(self, key: int) -> TrackedTask | None:
+        """Return the tracked task of job ``key``, if any."""
+        return self._tasks.get(key)
+
+    @property
+    def in_flight(self) -> int:
+        """Return how many status requests are open."""
+        return len(self._requests)
+
+    @property
+    def paused_until(self) -> float:
+        """Return the clock time until which a 429 pauses everyone."""
+        return self._paused_until
+
+    def _schedule(self, task: TrackedTask, due: float) -> None:
+        # A task is always checked at its deadline, so the time limit is exact.
+        due = min(due, task.deadline)
+        task.due = due
+        task.generation += 1
+        heapq.heappush(self._heap, (due, next(self._seq), task.generation, task))
+        if not self._heap or self._heap[0][3] is task:
+            self.wake()
+
+    # -- running ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the scheduler loop."""
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._run(), name="task-poller")
+
+    async def stop(self) -> None:
+        """Stop polling and wait for open requests to end."""
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        requests = list(self._requests)
+        for request in requests:
+            request.cancel()
+        await asyncio.gather(*requests, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Re-check the heap now (also after a test advanced a ManualClock)."""
+        self._idle.clear()
+        self._alarm.wake()
+
+    async def wait_idle(self) -> None:
+        """Return once no request is open and nothing is due before the clock moves."""
+        await self._idle.wait()
+
+    def _peek(self) -> tuple[float, TrackedTask] | None:
+        heap = self._heap
+        while heap:
+            due, _, generation, task = heap[0]
+            if task.active and generation == task.generation:
+                return due, task
+            heapq.heappop(heap)  # stale: rescheduled or untracked since
+        return None
+
+    async def _sleep(self, due: float | None) -> None:
+        if not self._requests:
+            self._idle.set()
+        await self._alarm.sleep_until(due)
+
+    async def _run(self) -> None:
+        while True:
+            now = self._clock.monotonic()
+            if now < self._paused_until:
+                await self._sleep(self._paused_until)
+                continue
+            head = self._peek()
+            if head is None:
+                await self._sleep(None)
+                continue
+            due, task = head
+            if due > now:
+                await self._sleep(due)
+                continue
+            if len(self._requests) >= self.max_in_flight:
+                await self._sleep(None)  # a finishing request wakes us
+                continue
+            wait = self.budget.take(now)
+            if wait > 0:
+                await self._sleep(now + wait)
+                continue
+            heapq.heappop(self._heap)
+            task.generation += 1  # out of the heap while its request is open
+            self._idle.clear()
+            request = asyncio.create_task(self._poll(task, task.generation))
+            self._requests.add(request)
+            request.add_done_callback(self._request_done)
+
+    def _request_done(self, request: asyncio.Task[None]) -> None:
+        self._requests.discard(request)
+        if not request.cancelled() and request.exception() is not None:
+            log.error("poll request crashed", exc_info=request.exception())
+        self._alarm.wake()
+
+    async def _poll(self, task: TrackedTask, generation: int) -> None:
+        self.stats.requests += 1
+        try:
+            snapshot = await self._fetch(task.task_id)
+        except ServiceError as exc:
+            if self._current(task, generation):
+                await self._failed_poll(task, exc)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("polling task %s failed unexpectedly", task.task_id)
+            if self._current(task, generation):
+                await self._failed_poll(task, ServiceError(ServiceErrorKind.TRANSIENT, str(exc)))
+            return
+        if not self._current(task, generation):
+            return
+        now = self._clock.monotonic()
+        self._rate_limit_streak = 0
+        if snapshot.is_final:
+            self.strategy.finished(task, now, snapshot)
+            task.observe(now, snapshot)
+            self._forget(task)
+            await self._report(self._listener.task_finished(task, snapshot))
+            return
+        changed = task.observe(now, snapshot)
+        if now >= task.deadline:
+            await self._time_limit(task)
+            return
+        self._schedule(task, self.strategy.next_poll(task, now))
+        if changed:
+            await self._report(self._listener.task_changed(task, snapshot))
+
+    def _current(self, task: TrackedTask, generation: int) -> bool:
+        return task.active and task.generation == generation
+
+    def _forget(self, task: TrackedTask) -> None:
+        if self._tasks.get(task.key) is task:
+            del self._tasks[task.key]
+        task.active = False
+        task.generation += 1
+
+    async def _report(self, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the poll listener failed")
+
+    async def _time_limit(self, task: TrackedTask) -> None:
+        self.stats.time_limits += 1
+        self._forget(task)
+        minutes = max(1, round((task.deadline - task.origin) / 60))
+        await self._report(
+            self._listener.task_lost(
+                task,
+                "time_limit",
+                f"The image took longer than {minutes} minutes, so it was stopped.",
+            )
+        )
+
+    async def _failed_poll(self, task: TrackedTask, exc: ServiceError) -> None:
+        now = self._clock.monotonic()
+        if exc.kind == ServiceErrorKind.NOT_FOUND:
+            self.stats.lost += 1
+            self._forget(task)
+            await self._report(
+                self._listener.task_lost(
+                    task,
+                    "task_not_found",
+                    "The image service no longer knows this request (it may have expired).",
+                )
+            )
+            return
+        if exc.kind == ServiceErrorKind.RATE_LIMITED:
+            self.stats.rate_limited += 1
+            self._rate_limit_streak += 1
+            pause = exc.retry_after
+            if pause is None:
+                pause = min(
+                    self.backoff_cap, self.rate_limit_pause * 2 ** (self._rate_limit_streak - 1)
+                )
+            until = now + pause
+            if until > self._paused_until:
+                log.warning("rate limited by the image service: pausing polls %.1fs", pause)
+                self._paused_until = until
+                self.budget.drain(until)
+            # Keep its place: first in line when the pause ends.
+            self._schedule(task, max(task.due, self._paused_until))
+            return
+        self.stats.errors += 1
+        task.errors += 1
+        if exc.kind in (ServiceErrorKind.AUTHENTICATION, ServiceErrorKind.INSUFFICIENT_BALANCE):
+            log.error("the image service refused a status request: %s", exc.message)
+        else:
+            log.info("status of task %s failed (%s): backing off", task.task_id, exc.kind.value)
+        if now >= task.deadline:
+            await self._time_limit(task)
+            return
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (task.errors - 1))
+        delay = ceiling * (0.5 + 0.5 * self._rng.random())
+        self._schedule(task, now + delay)
