@@ -67,6 +67,7 @@ class _Answer:
     status: int
     headers: Mapping[str, str]
     body: bytes
+    parsed: Any = None
 
 
 class ToAPIsClient:
@@ -126,13 +127,10 @@ class ToAPIsClient:
             timeout=self._json_timeout(self.timeouts.request),
             retryable="idempotent",
             retries=retries,
+            parse=lambda body: Task.from_payload(_json_object(body)),
         )
-        try:
-            return Task.from_payload(_json_object(answer.body))
-        except ValueError:
-            raise TransientError(
-                "The image service sent a task we could not read.", status=answer.status
-            ) from None
+        assert answer.parsed is not None
+        return answer.parsed
 
     async def upload_image(
         self, data: bytes, filename: str, content_type: str, *, purpose: str = "generation"
@@ -209,8 +207,13 @@ class ToAPIsClient:
         timeout: aiohttp.ClientTimeout,
         retryable: Retryable,
         retries: int | None = None,
+        parse: Callable[[bytes], Any] | None = None,
     ) -> _Answer:
-        """Send one API call with the retry rules its kind allows; return a 2xx answer."""
+        """Send one API call with the retry rules its kind allows; return a 2xx answer.
+
+        ``parse`` turns the body into an object; a body it cannot read counts as a transient
+        failure, so idempotent calls retry it.
+        """
         url = self._base_url + path
         max_retries = self.retry.max_retries if retries is None else retries
         attempt = 0
@@ -233,8 +236,17 @@ class ToAPIsClient:
             else:
                 log.debug("%s %s -> %s", method, path, answer.status)
                 if 200 <= answer.status < 300:
-                    return answer
-                error = error_from_response(answer.status, answer.headers, answer.body)
+                    if parse is None:
+                        return answer
+                    try:
+                        answer.parsed = parse(answer.body)
+                        return answer
+                    except ValueError:
+                        error = TransientError(
+                            "The image service sent an answer we could not read."
+                        )
+                else:
+                    error = error_from_response(answer.status, answer.headers, answer.body)
                 if retryable == "unsent" and answer.status in (502, 504):
                     # A gateway gave up waiting for the origin, which may have created the task.
                     raise SubmissionUncertainError(error.message, status=answer.status) from None
