@@ -76,7 +76,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from PIL import Image, ImageDraw
 
 from bot.clock import ManualClock
@@ -333,7 +333,7 @@ class FakeToAPIs:
             try:
                 reader = await request.multipart()
                 while (part := await reader.next()) is not None:
-                    if not isinstance(part, web.BodyPartReader) or part.name is None:
+                    if not isinstance(part, BodyPartReader) or part.name is None:
                         continue
                     data = await part.read()
                     if part.filename is not None:

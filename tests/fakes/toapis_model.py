@@ -86,7 +86,7 @@ class ResultFile:
     height: int
     output_format: str  # "png" or "jpeg"
     noisy: bool
-    data: bytes | None = None
+    data: bytes | None = field(default=None, repr=False)
     downloads: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
@@ -212,7 +212,7 @@ class Upload:
     id: str
     name: str
     url: str
-    data: bytes
+    data: bytes = field(repr=False)
     filename: str | None
     content_type: str | None  # as the client declared it
     mime_type: str  # as sniffed from the content
