@@ -576,6 +576,8 @@ class InteractionRecord:
     #: For component / modal-submit interactions: the message the component is on.
     source_message_id: int | None = None
     modal: dict[str, Any] | None = None
+    #: Autocomplete choices the bot returned (response type 8).
+    choices: list[dict[str, Any]] | None = None
     followup_ids: list[int] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 

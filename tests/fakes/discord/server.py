@@ -526,12 +526,15 @@ class FakeDiscord:
         locale: str = "en-US",
         attachment_size_limit: int | None = None,
         app_permissions: int | None = None,
+        focused: str | None = None,
     ) -> InteractionRecord:
         """Send a slash command (``"name"``, ``"name sub"`` or ``"name group sub"``) as INTERACTION_CREATE.
 
         ``options`` maps option names to values: str/int/bool/float, Member/User (USER,
         MENTIONABLE), Role, Channel, or :class:`Upload` / ``(filename, bytes)`` for ATTACHMENT
         (served from the fake CDN). Option types come from the synced command definition.
+        With ``focused="name"`` it is an autocomplete request (interaction type 4) instead, with
+        that option's partial text as its value.
         """
         channel = channel or next(iter(guild.channels.values()))
         if member is None:
@@ -551,12 +554,18 @@ class FakeDiscord:
             if unknown:
                 raise ValueError(f"unknown options {sorted(unknown)} for /{command}")
             missing = [s["name"] for s in specs if s.get("required") and s["name"] not in options]
-            if missing:
+            if missing and focused is None:
                 raise ValueError(f"missing required options {missing} for /{command}")
-            return [
-                self._encode_option(by_name[name], value, resolved, guild, channel)
-                for name, value in options.items()
-            ]
+            encoded = []
+            for name, value in options.items():
+                spec = by_name[name]
+                if name == focused:
+                    encoded.append(
+                        {"name": name, "type": spec["type"], "value": str(value), "focused": True}
+                    )
+                else:
+                    encoded.append(self._encode_option(spec, value, resolved, guild, channel))
+            return encoded
 
         def walk(specs: list[dict[str, Any]], rest: list[str]) -> list[dict[str, Any]]:
             if not rest:
@@ -583,7 +592,7 @@ class FakeDiscord:
         if scope is not None:
             data["guild_id"] = str(scope)
         rec = self._interaction_payload(
-            2,
+            2 if focused is None else 4,
             guild=guild,
             channel=channel,
             member=member,
@@ -1164,6 +1173,18 @@ class FakeDiscord:
                 raise ApiError(
                     400, 40043, "Interaction response type is not valid for this interaction"
                 )
+            choices = data.get("choices") or []
+            if len(choices) > 25:
+                raise limits.form_error(
+                    [
+                        (
+                            ["data", "choices"],
+                            "BASE_TYPE_MAX_LENGTH",
+                            "Must be 25 or fewer in length.",
+                        )
+                    ]
+                )
+            rec.choices = choices
         elif cb == 9:
             if rec.type == 5:
                 raise ApiError(

@@ -359,3 +359,27 @@ async def test_modal_shown_and_submitted(
     submit = fake_discord.submit_modal(rec, {"modal:prompt": "a blue whale"})
     assert submit.type == 5
     assert (await submit.wait_original()).content == "modal said a blue whale"
+
+
+async def test_autocomplete_choices(
+    fake_discord: FakeDiscord, run_discord_bot, studio: Guild
+) -> None:
+    async def styles(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=s, value=s)
+            for s in ("vivid", "natural", "vintage")
+            if s.startswith(current)
+        ]
+
+    @app_commands.command(description="Style")
+    @app_commands.autocomplete(style=styles)
+    async def style(interaction: discord.Interaction, style: str, strength: int) -> None:
+        await interaction.response.send_message(style)
+
+    await run_discord_bot(build_bot(style))
+    rec = fake_discord.slash("style", {"style": "vi"}, guild=studio, focused="style")
+    await rec.wait_response()
+    assert rec.type == 4 and rec.response_type == 8
+    assert [c["value"] for c in rec.choices] == ["vivid", "vintage"]

@@ -56,6 +56,29 @@ async def test_login_ready_and_guild_create(
     assert discord.http.Route.BASE == fake_discord.api_base
 
 
+async def test_runner_accepts_a_coroutine_factory(
+    fake_discord: FakeDiscord, run_discord_bot
+) -> None:
+    guild = fake_discord.add_guild("Factory")
+
+    async def build() -> commands.Bot:
+        # Built after the patches are applied, as the real bot would be.
+        assert discord.http.Route.BASE == fake_discord.api_base
+        return _bot()
+
+    bot = await run_discord_bot(build)
+    assert bot.get_guild(guild.id) is not None
+    assert ("hello", 1) in fake_discord.commands[None]
+    assert (await fake_discord.slash("hello", guild=guild).wait_original()).content == "hi"
+    await run_discord_bot.stop(bot)
+    assert bot.is_closed()
+
+
+async def test_wrong_token_is_rejected(fake_discord: FakeDiscord, run_discord_bot) -> None:
+    with pytest.raises(discord.LoginFailure):
+        await run_discord_bot(_bot(), token="not-the-token")
+
+
 async def test_patches_restored_after_teardown() -> None:
     # Runs after the tests above: the in-process runner restored discord.py's defaults.
     assert discord.http.Route.BASE == "https://discord.com/api/v10"
