@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -414,3 +415,23 @@ async def test_allowed_mentions_recorded_on_every_message(
     assert fake_discord.messages[msg.id].allowed_mentions == bot_default.to_dict()
     none = await _channel(bot, studio).send("none", allowed_mentions=discord.AllowedMentions.none())
     assert fake_discord.messages[none.id].allowed_mentions == {"parse": []}
+
+
+async def test_second_callback_is_already_acknowledged(
+    fake_discord: FakeDiscord, run_discord_bot, studio: Guild
+) -> None:
+    # discord.py refuses a second response itself, so post the callback directly.
+    @app_commands.command(description="once")
+    async def once(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("once")
+
+    await run_discord_bot(build_bot(once))
+    rec = fake_discord.slash("once", guild=studio)
+    await rec.wait_original()
+    url = f"{fake_discord.api_base}/interactions/{rec.id}/{rec.token}/callback"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, json={"type": 4, "data": {"content": "twice"}}) as resp:
+            assert resp.status == 400 and (await resp.json())["code"] == 40060
+        async with http.post(url.replace(rec.token, "wrong"), json={"type": 5}) as resp:
+            assert resp.status == 404 and (await resp.json())["code"] == 10062
+    assert rec.original.content == "once"
