@@ -1090,25 +1090,28 @@ class FakeDiscord:
     ) -> None:
         limits.check_message(data, len(files), creating=False)
         self._check_sizes(files, size_limit)
+        content = str(data["content"] or "") if "content" in data else msg.content
+        embeds = list(data["embeds"] or []) if "embeds" in data else msg.embeds
+        components = list(data["components"] or []) if "components" in data else msg.components
+        attachments = self._attachments_for(
+            msg.channel_id, data, files, msg.attachments, ephemeral=msg.ephemeral
+        )
+        if not content and not embeds and not attachments and not components:
+            raise ApiError(400, 50006, "Cannot send an empty message")
         self._check_edit_limits(msg)
-        if "content" in data:
-            msg.content = str(data["content"] or "")
-        if "embeds" in data:
-            msg.embeds = list(data["embeds"] or [])
-        if "components" in data:
-            msg.components = list(data["components"] or [])
+        msg.content, msg.embeds, msg.components, msg.attachments = (
+            content,
+            embeds,
+            components,
+            attachments,
+        )
         if "flags" in data and data["flags"] is not None:
-            keep = msg.flags & EPHEMERAL
+            keep = msg.flags & (EPHEMERAL | LOADING)
             msg.flags = (int(data["flags"]) & ~EPHEMERAL & ~LOADING) | keep
         if "allowed_mentions" in data:
             msg.allowed_mentions = data["allowed_mentions"]
-        msg.attachments = self._attachments_for(
-            msg.channel_id, data, files, msg.attachments, ephemeral=msg.ephemeral
-        )
         was_loading = msg.loading
         msg.flags &= ~LOADING
-        if not msg.content and not msg.embeds and not msg.attachments and not msg.components:
-            raise ApiError(400, 50006, "Cannot send an empty message")
         msg.edited_at = None if was_loading else self.clock.now()
         msg.history.append(
             {"payload": data, "files": [f.filename for f in files.values()], "at": self.clock.now()}
