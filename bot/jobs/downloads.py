@@ -53,3 +53,14 @@ class ResultFiles:
     def remove(self, job_id: int) -> None:
         """Delete the job's result files (after delivery, failure or cancellation)."""
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def remove_orphans(self, keep: set[int]) -> int:
+        """Delete result directories of jobs not in ``keep`` (left by a crash); return how many."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for entry in self.root.iterdir():
+            if entry.is_dir() and not (entry.name.isdigit() and int(entry.name) in keep):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+        return removed

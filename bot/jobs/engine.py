@@ -105,6 +105,7 @@ class RecoveryReport:
     failed_interrupted: int = 0
     redelivered: int = 0
     settled: int = 0
+    orphans_removed: int = 0
     by_state: dict[str, int] = field(default_factory=dict)
 
 
@@ -291,7 +292,10 @@ class Engine:
         for job in await self.store.list_unsettled():
             await self._settle(job)
             report.settled += 1
-        for job in await self.store.list_active():
+        active = await self.store.list_active()
+        keep = {j.id for j in active if j.state in (JobState.COMPLETED, JobState.DELIVERING)}
+        report.orphans_removed = self.results.remove_orphans(keep)
+        for job in active:
             report.by_state[job.state.value] = report.by_state.get(job.state.value, 0) + 1
             action = recovery_action(job)
             if action == RecoveryAction.FAIL_UNCONFIRMED:
