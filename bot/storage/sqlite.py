@@ -294,6 +294,8 @@ async def open_sqlite(url: DatabaseURL, *, migrations_dir: Path = MIGRATIONS_DIR
         target = str(url.path)
     else:
         target = ":memory:"
+    # aiosqlite logs every statement's parameters at DEBUG, interaction tokens included.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))
     # isolation_level=None: autocommit, so each CAS statement is its own atomic transaction.
     conn = await aiosqlite.connect(target, isolation_level=None)
     try:
