@@ -1,0 +1,197 @@
+"""The poller against the fake ToAPIs: budget, fairness with 1,000 tasks, 429 storms, limits."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter, defaultdict
+
+from bot.clock import ManualClock
+from bot.jobs.poller import RateBudget, TaskPoller
+from bot.jobs.service import TaskSnapshot
+from bot.jobs.strategy import AdaptiveStrategy, PollStrategy, TrackedTask, VendorRhythm
+from bot.jobs.toapis_service import ToAPIsService
+from tests.fakes.toapis import FakeToAPIs
+from tests.fakes.toapis_model import TaskScript
+from tests.jobs.conftest import request_json
+
+
+class Outcomes:
+    """A PollListener that records what happened to each task."""
+
+    def __init__(self) -> None:
+        self.finished: dict[int, TaskSnapshot] = {}
+        self.lost: dict[int, str] = {}
+        self.changes = 0
+
+    async def task_changed(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
+        self.changes += 1
+
+    async def task_finished(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
+        self.finished[task.key] = snapshot
+
+    async def task_lost(self, task: TrackedTask, code: str, message: str) -> None:
+        self.lost[task.key] = code
+
+
+async def _submit_many(fake: FakeToAPIs, service: ToAPIsService, n: int) -> list[str]:
+    rng = random.Random(7)
+    fake.script_next(*(TaskScript(queue_s=1, run_s=rng.uniform(10, 50)) for _ in range(n)))
+    body = request_json()
+    return [(await service.submit(body, [], None)).id for _ in range(n)]
+
+
+async def _drive(poller: TaskPoller, clock: ManualClock, seconds: float, step: float) -> None:
+    await poller.wait_idle()
+    t = 0.0
+    while t < seconds:
+        clock.advance(step)
+        t += step
+        poller.wake()
+        await poller.wait_idle()
+
+
+def _poller(
+    service: ToAPIsService,
+    listener: Outcomes,
+    clock: ManualClock,
+    strategy: PollStrategy,
+    rate: float,
+) -> TaskPoller:
+    return TaskPoller(
+        service.get_task,
+        listener,
+        clock=clock,
+        strategy=strategy,
+        budget=RateBudget(rate, burst=rate),
+        max_in_flight=8,
+        rng=random.Random(1),
+    )
+
+
+async def test_thousand_tasks_respect_budget_and_none_starves(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    ids = await _submit_many(fake_toapis, service, 1000)
+    start = clock.now()
+    outcomes = Outcomes()
+    rate = 25.0
+    poller = _poller(service, outcomes, clock, VendorRhythm(), rate)
+    for key, task_id in enumerate(ids):
+        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
+    poller.start()
+    try:
+        await _drive(poller, clock, 150, 0.5)
+    finally:
+        await poller.stop()
+
+    statuses = [r for r in fake_toapis.requests_to("status")]
+    per_second = Counter(int(r.clock_time - start) for r in statuses)
+    # Never more than the steady rate plus the initial burst in any clock second.
+    assert max(per_second.values()) <= 2 * rate
+    assert len(statuses) <= rate * 150 + rate
+    # Every task polled and finished: nobody starves behind the others.
+    assert len(outcomes.finished) == 1000 and not outcomes.lost
+    times: dict[str, list[float]] = defaultdict(list)
+    for r in statuses:
+        times[r.task_id or ""].append(r.clock_time)
+    assert set(times) == set(ids)
+    # Under a budget far below demand, each task's turn comes round at about n / rate.
+    worst_gap = max(b - a for ts in times.values() for a, b in itertools.pairwise(ts))
+    assert worst_gap <= 1000 / rate + 10
+
+
+async def test_rate_limit_storm_pauses_everyone(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    ids = await _submit_many(fake_toapis, service, 50)
+    start = clock.now()
+    outcomes = Outcomes()
+    poller = _poller(service, outcomes, clock, VendorRhythm(), 20.0)
+    fake_toapis.faults.add(
+        "rate_limit",
+        endpoint="status",
+        times=3,
+        retry_after=7,
+        match=lambda r: r.clock_time >= start + 10,
+    )
+    for key, task_id in enumerate(ids):
+        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
+    poller.start()
+    try:
+        await _drive(poller, clock, 90, 0.25)
+    finally:
+        await poller.stop()
+    statuses = fake_toapis.requests_to("status")
+    limited = [r for r in statuses if r.status == 429]
+    assert limited
+    first = limited[0].clock_time
+    # Requests already in flight when the first 429 came back may land at the same instant;
+    # after that, nobody asks again until Retry-After has passed.
+    during = [r for r in statuses if first < r.clock_time < first + 7]
+    assert during == []
+    assert poller.stats.rate_limited == len(limited)
+    assert len(outcomes.finished) == 50
+
+
+async def test_adaptive_polls_less_and_detects_sooner_than_vendor_rhythm(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    ids = await _submit_many(fake_toapis, service, 40)
+    start = clock.now()
+    vendor, adaptive = Outcomes(), Outcomes()
+    pollers = [
+        _poller(service, vendor, clock, VendorRhythm(), 100.0),
+        _poller(service, adaptive, clock, AdaptiveStrategy(), 100.0),
+    ]
+    for poller in pollers:
+        for key, task_id in enumerate(ids):
+            poller.track(
+                key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900
+            )
+        poller.start()
+    try:
+        for _ in range(int(80 / 0.25)):
+            clock.advance(0.25)
+            for poller in pollers:
+                poller.wake()
+            for poller in pollers:
+                await poller.wait_idle()
+    finally:
+        for poller in pollers:
+            await poller.stop()
+    assert len(vendor.finished) == len(adaptive.finished) == 40
+    assert pollers[1].stats.requests < pollers[0].stats.requests
+
+
+async def test_transient_errors_back_off_and_not_found_is_final(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    ids = await _submit_many(fake_toapis, service, 2)
+    start = clock.now()
+    fake_toapis.faults.add(
+        "server_error", endpoint="status", times=3, match=lambda r: r.task_id == ids[0]
+    )
+    fake_toapis.forget(ids[1])
+    outcomes = Outcomes()
+    poller = _poller(service, outcomes, clock, VendorRhythm(), 10.0)
+    for key, task_id in enumerate(ids):
+        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
+    poller.start()
+    try:
+        await _drive(poller, clock, 120, 0.5)
+    finally:
+        await poller.stop()
+    assert outcomes.lost == {1: "task_not_found"}
+    assert 0 in outcomes.finished
+    assert poller.stats.errors == 3
+
+
+def test_budget_token_bucket() -> None:
+    budget = RateBudget(2.0, burst=2.0)
+    assert budget.take(0.0) == 0.0
+    assert budget.take(0.0) == 0.0
+    assert budget.take(0.0) == 0.5
+    assert budget.take(0.5) == 0.0
+    budget.drain(1.0)
+    assert budget.take(1.0) == 0.5
