@@ -45,15 +45,15 @@ MEDIAN = {"1k": 30.0, "4k": 120.0}
 SIGMA = 0.35
 
 
-def seeded_policy(seed: int):  # type: ignore[no-untyped-def]
-    """Return a duration policy: log-normal run time by resolution, a short queue."""
+def seeded_policy(seed: int, scale: float = 1.0):  # type: ignore[no-untyped-def]
+    """Return a duration policy: log-normal run time by resolution (times ``scale``), a short queue."""
     rng = random.Random(seed)
 
     def policy(body: dict[str, Any]) -> TaskScript:
         median = MEDIAN.get(body.get("resolution", "1k"), 30.0)
         return TaskScript(
             queue_s=rng.uniform(0.5, 3.0),
-            run_s=median * math.exp(rng.gauss(0.0, SIGMA)),
+            run_s=scale * median * math.exp(rng.gauss(0.0, SIGMA)),
             result_scale=0.05,
         )
 
@@ -194,7 +194,7 @@ async def lag_probe(stop: asyncio.Event, lags: list[float], interval: float = 0.
 async def many_jobs(n_jobs: int, seconds: float, speed: float) -> None:
     clock = ManualClock(speed=speed)
     with tempfile.TemporaryDirectory() as tmp:
-        async with FakeToAPIs(clock=clock, duration_policy=seeded_policy(2)) as fake:
+        async with FakeToAPIs(clock=clock, duration_policy=seeded_policy(2, scale=3.0)) as fake:
             connector = aiohttp.TCPConnector(limit=64)
             async with aiohttp.ClientSession(connector=connector) as session:
                 client = ToAPIsClient(
@@ -263,10 +263,11 @@ async def main() -> None:
     args = parser.parse_args()
     if args.quick:
         await compare(100, 120.0, 0.1)
-        await many_jobs(1000, 15.0, 5.0)
+        await many_jobs(1000, 15.0, 2.0)
     else:
         await compare(400, 300.0, 0.1)
-        await many_jobs(5000, 40.0, 5.0)
+        # Longer tasks (x3) on a 2x clock, so all 5,000 are in flight together.
+        await many_jobs(5000, 50.0, 2.0)
 
 
 if __name__ == "__main__":

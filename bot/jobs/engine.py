@@ -414,7 +414,8 @@ class Engine:
                 )
                 return None
             except ServiceError as exc:
-                return await self._upload_failed(job, ref, exc)
+                await self._upload_failed(job, ref, exc)
+                return None
             refs[i] = ReferenceImage(
                 filename=ref.filename,
                 content_type=ref.content_type,
@@ -476,7 +477,8 @@ class Engine:
         try:
             snapshot = await self.service.submit(submitting.request_json, image_urls, mask_url)
         except ServiceError as exc:
-            return await self._submit_failed(submitting, exc)
+            await self._submit_failed(submitting, exc)
+            return None
         except asyncio.CancelledError:
             raise
         except Exception:
