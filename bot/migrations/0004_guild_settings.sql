@@ -1,0 +1,2 @@
+-- Guild settings: art channels, gallery, defaults, limits, blocklist, audit log (issue 6). Placeholder.
+SELECT 1;
