@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.toapis.catalog import CATALOG, GPT_IMAGE_15
+from bot.toapis.catalog import CATALOG
 
 __all__ = ["ConfigError", "Settings", "describe_settings", "load_settings"]
 
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     dev_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
-    default_model: ModelName = GPT_IMAGE_15
+    default_model: ModelName = "gpt-image-1.5-official"
     default_size: str = "1:1"
     default_resolution: Literal["1k", "2k", "4k"] = "1k"
     default_quality: Literal["low", "medium", "high"] = "medium"
