@@ -171,6 +171,27 @@ def _one_of(values: Sequence[object]) -> str:
     return ", ".join(items[:-1]) + " or " + items[-1]
 
 
+def _check_option(
+    caps: ModelCapabilities,
+    field: str,
+    label: str,
+    value: str | None,
+    allowed: tuple[str, ...] | None,
+) -> None:
+    """Refuse a value outside ``allowed``, or any value for a model without that setting."""
+    if value is None:
+        return
+    if allowed is None:
+        raise RequestValidationError(
+            field,
+            f"{caps.name} has no {label.lower()} setting — leave it out or use {GPT_IMAGE_15}.",
+        )
+    if value not in allowed:
+        raise RequestValidationError(
+            field, f"{label} `{value}` is not available — pick {_one_of(allowed)}."
+        )
+
+
 def validate_request(
     req: GenerationRequest, *, max_images: int = DEFAULT_MAX_IMAGES
 ) -> GenerationRequest:
@@ -200,45 +221,14 @@ def validate_request(
                 f"Size `{size}` is not available on {caps.name} — pick {_one_of(caps.sizes)}.",
             )
 
-    if req.resolution is not None:
-        if caps.resolutions is None:
-            raise RequestValidationError(
-                "resolution",
-                f"{caps.name} has no resolution setting — leave it out or use {GPT_IMAGE_15}.",
-            )
-        if req.resolution not in caps.resolutions:
-            raise RequestValidationError(
-                "resolution",
-                f"Resolution `{req.resolution}` is not available — pick {_one_of(caps.resolutions)}.",
-            )
-        if req.resolution == "4k" and (size or caps.default_size) not in caps.resolution_4k_sizes:
-            raise RequestValidationError(
-                "resolution",
-                f"4K works only with {_one_of(caps.resolution_4k_sizes)} — pick one of those or 2K.",
-            )
-
-    if req.quality is not None:
-        if caps.qualities is None:
-            raise RequestValidationError(
-                "quality",
-                f"{caps.name} has no quality setting — leave it out or use {GPT_IMAGE_15}.",
-            )
-        if req.quality not in caps.qualities:
-            raise RequestValidationError(
-                "quality",
-                f"Quality `{req.quality}` is not available — pick {_one_of(caps.qualities)}.",
-            )
-
-    if req.output_format is not None:
-        if caps.output_formats is None:
-            raise RequestValidationError(
-                "output_format", f"{caps.name} has no output format setting — leave it out."
-            )
-        if req.output_format not in caps.output_formats:
-            raise RequestValidationError(
-                "output_format",
-                f"Format `{req.output_format}` is not available — pick {_one_of(caps.output_formats)}.",
-            )
+    _check_option(caps, "resolution", "Resolution", req.resolution, caps.resolutions)
+    if req.resolution == "4k" and (size or caps.default_size) not in caps.resolution_4k_sizes:
+        raise RequestValidationError(
+            "resolution",
+            f"4K works only with {_one_of(caps.resolution_4k_sizes)} — pick one of those or 2K.",
+        )
+    _check_option(caps, "quality", "Quality", req.quality, caps.qualities)
+    _check_option(caps, "output_format", "Format", req.output_format, caps.output_formats)
     if req.output_compression is not None:
         if caps.output_formats is None:
             raise RequestValidationError(
