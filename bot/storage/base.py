@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 from bot.jobs.records import Job, NewJob
 from bot.jobs.states import ChargeState, JobState
+from bot.storage.extras import JobDiscordStore, MetaStore, UploadCacheStore
 
 ChargeDecision = Literal["commit", "release"]
 
@@ -124,6 +125,15 @@ class Database(Protocol):
 
     @property
     def durations(self) -> DurationStatsStore: ...
+
+    @property
+    def uploads(self) -> UploadCacheStore: ...
+
+    @property
+    def meta(self) -> MetaStore: ...
+
+    @property
+    def job_discord(self) -> JobDiscordStore: ...
 
     @property
     def schema_version(self) -> int: ...

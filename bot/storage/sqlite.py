@@ -21,6 +21,7 @@ from bot.jobs.states import (
 )
 from bot.storage.base import MUTABLE_JOB_FIELDS, ChargeDecision, DurationStat
 from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
+from bot.storage.sqlite_extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
 from bot.storage.url import DatabaseURL
 
 log = logging.getLogger(__name__)
@@ -269,10 +270,25 @@ class SQLiteDatabase:
         self._version = version
         self._jobs = SQLiteJobStore(conn)
         self._durations = SQLiteDurationStats(conn)
+        self._uploads = SQLiteUploadCache(conn)
+        self._meta = SQLiteMeta(conn)
+        self._job_discord = SQLiteJobDiscord(conn)
 
     @property
     def jobs(self) -> SQLiteJobStore:
         return self._jobs
+
+    @property
+    def uploads(self) -> SQLiteUploadCache:
+        return self._uploads
+
+    @property
+    def meta(self) -> SQLiteMeta:
+        return self._meta
+
+    @property
+    def job_discord(self) -> SQLiteJobDiscord:
+        return self._job_discord
 
     @property
     def durations(self) -> SQLiteDurationStats:
