@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.storage.base import Database, DurationStat, DurationStatsStore, JobStore
+from bot.storage.base import (
+    Database,
+    DurationStat,
+    DurationStatsStore,
+    GuildSettingsStore,
+    JobStore,
+    QuotaStore,
+)
 from bot.storage.migrations import MIGRATIONS_DIR
 from bot.storage.url import DatabaseURL, UnsupportedDatabaseError, parse_database_url
 
@@ -13,7 +20,9 @@ __all__ = [
     "DatabaseURL",
     "DurationStat",
     "DurationStatsStore",
+    "GuildSettingsStore",
     "JobStore",
+    "QuotaStore",
     "UnsupportedDatabaseError",
     "open_database",
     "parse_database_url",

@@ -6,8 +6,19 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from bot.guild_settings.records import GuildSettingsRow
 from bot.jobs.records import Job, NewJob
 from bot.jobs.states import ChargeState, JobState
+from bot.quota.records import (
+    AuditEntry,
+    ChargeRecord,
+    GuildQuotaRow,
+    MemberRules,
+    Reservation,
+    ReserveResult,
+    Usage,
+    UsageReport,
+)
 from bot.storage.extras import JobDiscordStore, MetaStore, UploadCacheStore
 
 ChargeDecision = Literal["commit", "release"]
@@ -117,6 +128,104 @@ class DurationStatsStore(Protocol):
         ...
 
 
+class QuotaStore(Protocol):
+    """Budgets, grants and per-job reservations; changes by moderators are audited.
+
+    Stored limits: None = not configured (the operator's default applies), -1 = unlimited.
+    """
+
+    async def get_guild(self, guild_id: int) -> GuildQuotaRow: ...
+
+    async def update_guild(
+        self, guild_id: int, *, actor_id: int, now: float, **changes: Any
+    ) -> tuple[GuildQuotaRow, GuildQuotaRow]:
+        """Change pool_daily, pool_monthly, member_daily, exempt_moderators or timezone."""
+        ...
+
+    async def role_caps(self, guild_id: int) -> dict[int, int]: ...
+
+    async def member_caps(self, guild_id: int) -> dict[int, int]: ...
+
+    async def set_role_cap(
+        self, guild_id: int, role_id: int, daily: int | None, *, actor_id: int, now: float
+    ) -> int | None: ...
+
+    async def set_member_cap(
+        self, guild_id: int, member_id: int, daily: int | None, *, actor_id: int, now: float
+    ) -> int | None: ...
+
+    async def grant(
+        self, guild_id: int, member_id: int, credits: int, *, actor_id: int, now: float
+    ) -> int: ...
+
+    async def remember_member(
+        self, guild_id: int, member_id: int, role_ids: Collection[int], moderator: bool, now: float
+    ) -> None: ...
+
+    async def member_rules(
+        self,
+        guild_id: int,
+        member_id: int,
+        role_ids: Collection[int] | None = None,
+        moderator: bool | None = None,
+    ) -> MemberRules: ...
+
+    async def usage(self, guild_id: int, member_id: int, day_key: str, month_key: str) -> Usage: ...
+
+    async def reserve(self, r: Reservation) -> ReserveResult:
+        """Check every budget and record the charge atomically; idempotent per job id."""
+        ...
+
+    async def commit(self, job_id: int, *, now: float) -> bool:
+        """reserved -> committed; True if this call changed it."""
+        ...
+
+    async def release(self, job_id: int, *, now: float) -> bool:
+        """reserved -> released, giving the credits back; True if this call changed it."""
+        ...
+
+    async def get_charge(self, job_id: int) -> ChargeRecord | None: ...
+
+    async def reset(
+        self,
+        guild_id: int,
+        member_id: int | None,
+        day_key: str,
+        month_key: str,
+        *,
+        actor_id: int,
+        now: float,
+    ) -> int: ...
+
+    async def report(self, guild_id: int, day_keys: list[str], *, top: int = 5) -> UsageReport: ...
+
+
+class GuildSettingsStore(Protocol):
+    """Art channels, gallery, defaults, limits, blocklist; every change is audited."""
+
+    async def get(self, guild_id: int) -> GuildSettingsRow: ...
+
+    async def update(
+        self, guild_id: int, *, actor_id: int, now: float, **changes: Any
+    ) -> tuple[GuildSettingsRow, GuildSettingsRow]: ...
+
+    async def add_channel(
+        self, guild_id: int, channel_id: int, *, actor_id: int, now: float
+    ) -> bool: ...
+
+    async def remove_channel(
+        self, guild_id: int, channel_id: int, *, actor_id: int, now: float
+    ) -> bool: ...
+
+    async def add_term(self, guild_id: int, term: str, *, actor_id: int, now: float) -> bool: ...
+
+    async def remove_term(self, guild_id: int, term: str, *, actor_id: int, now: float) -> bool: ...
+
+    async def audit(
+        self, guild_id: int, *, limit: int = 20, before_id: int | None = None
+    ) -> list[AuditEntry]: ...
+
+
 class Database(Protocol):
     """An open database: its repositories and its schema version."""
 
@@ -125,6 +234,12 @@ class Database(Protocol):
 
     @property
     def durations(self) -> DurationStatsStore: ...
+
+    @property
+    def quotas(self) -> QuotaStore: ...
+
+    @property
+    def guild_settings(self) -> GuildSettingsStore: ...
 
     @property
     def uploads(self) -> UploadCacheStore: ...

@@ -21,6 +21,12 @@ from bot.jobs.states import (
 )
 from bot.storage.base import MUTABLE_JOB_FIELDS, ChargeDecision, DurationStat
 from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
+from bot.storage.sqlite_quota import (
+    SQLiteGuildSettingsStore,
+    SQLiteQuotaStore,
+    SQLiteWorker,
+    open_quota_worker,
+)
 from bot.storage.sqlite_extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
 from bot.storage.url import DatabaseURL
 
@@ -265,11 +271,17 @@ class SQLiteDurationStats:
 class SQLiteDatabase:
     """An open SQLite database with its repositories."""
 
-    def __init__(self, conn: aiosqlite.Connection, version: int) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, version: int, worker: SQLiteWorker | None = None
+    ) -> None:
         self._conn = conn
         self._version = version
         self._jobs = SQLiteJobStore(conn)
         self._durations = SQLiteDurationStats(conn)
+        # Quotas and guild settings run multi-statement transactions on their own connection.
+        self._worker = worker
+        self._quotas = SQLiteQuotaStore(worker) if worker is not None else None
+        self._guild_settings = SQLiteGuildSettingsStore(worker) if worker is not None else None
         self._uploads = SQLiteUploadCache(conn)
         self._meta = SQLiteMeta(conn)
         self._job_discord = SQLiteJobDiscord(conn)
@@ -295,11 +307,25 @@ class SQLiteDatabase:
         return self._durations
 
     @property
+    def quotas(self) -> SQLiteQuotaStore:
+        if self._quotas is None:
+            raise RuntimeError("this database was opened without the quota store")
+        return self._quotas
+
+    @property
+    def guild_settings(self) -> SQLiteGuildSettingsStore:
+        if self._guild_settings is None:
+            raise RuntimeError("this database was opened without the guild settings store")
+        return self._guild_settings
+
+    @property
     def schema_version(self) -> int:
         return self._version
 
     async def close(self) -> None:
-        """Close the connection; every write was already committed (autocommit)."""
+        """Close the connections; every write was already committed."""
+        if self._worker is not None:
+            await self._worker.close()
         await self._conn.close()
 
 
@@ -323,8 +349,9 @@ async def open_sqlite(url: DatabaseURL, *, migrations_dir: Path = MIGRATIONS_DIR
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
         version = await apply_migrations(conn, migrations_dir)
+        worker = await open_quota_worker(url.path, migrations_dir=migrations_dir)
     except BaseException:
         await conn.close()
         raise
     log.info("database open (schema version %d)", version)
-    return SQLiteDatabase(conn, version)
+    return SQLiteDatabase(conn, version, worker)

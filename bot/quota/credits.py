@@ -1,0 +1,144 @@
+"""The credit table: what one image costs by model, resolution and quality.
+
+Defaults (from issue 6): ``gpt-image-1.5-official`` at 1K costs 1 (low), 2 (medium) or 4 (high)
+credits per image, twice that at 2K and four times at 4K; ``gpt-4o-image`` costs 2 per image.
+The operator may override any entry with ``QUOTA_CREDITS`` (JSON), e.g.::
+
+    {"gpt-image-1.5-official": {"1k": {"low": 1, "medium": 2, "high": 4}, "4k": {"high": 20}},
+     "gpt-4o-image": 3}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.toapis.catalog import CATALOG, GPT_4O_IMAGE, GPT_IMAGE_15
+
+__all__ = ["DEFAULT_CREDIT_TABLE", "CreditTable", "CreditTableError"]
+
+# What the service does when a request leaves these out (the vendor's defaults).
+SERVICE_DEFAULT_RESOLUTION = "1k"
+SERVICE_DEFAULT_QUALITY = "high"
+
+_BASE_15 = {"low": 1, "medium": 2, "high": 4}
+_TIER = {"1k": 1, "2k": 2, "4k": 4}
+
+
+class CreditTableError(ValueError):
+    """The operator's credit table is not valid; the message says what to fix."""
+
+
+def _default_prices() -> dict[str, Any]:
+    return {
+        GPT_IMAGE_15: {
+            res: {q: base * mult for q, base in _BASE_15.items()} for res, mult in _TIER.items()
+        },
+        GPT_4O_IMAGE: 2,
+    }
+
+
+@dataclass(frozen=True)
+class CreditTable:
+    """Credits per image: ``prices[model]`` is an int, or ``{resolution: {quality: int}}``."""
+
+    prices: Mapping[str, Any] = field(default_factory=_default_prices)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> CreditTable:
+        """Return the default table with the operator's JSON overrides merged in."""
+        if text is None or not text.strip():
+            return cls()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CreditTableError(f"not valid JSON ({exc.msg})") from None
+        return cls.with_overrides(data)
+
+    @classmethod
+    def with_overrides(cls, data: Any) -> CreditTable:
+        """Return the default table with ``data`` (same shape as ``prices``) merged in."""
+        if not isinstance(data, dict):
+            raise CreditTableError('expected an object such as {"gpt-4o-image": 2}')
+        prices = _default_prices()
+        for model, value in data.items():
+            caps = CATALOG.get(model)
+            if caps is None:
+                raise CreditTableError(f"unknown model {model!r}; known: {', '.join(CATALOG)}")
+            if caps.resolutions is None:
+                prices[model] = _credits(value, model)
+                continue
+            if not isinstance(value, dict):
+                # One number for every resolution and quality of the model.
+                n = _credits(value, model)
+                prices[model] = {
+                    r: dict.fromkeys(caps.qualities or (), n) for r in caps.resolutions
+                }
+                continue
+            for res, qualities in value.items():
+                if res not in caps.resolutions:
+                    raise CreditTableError(
+                        f"{model}: unknown resolution {res!r}; use {', '.join(caps.resolutions)}"
+                    )
+                if not isinstance(qualities, dict):
+                    n = _credits(qualities, f"{model} {res}")
+                    prices[model][res] = dict.fromkeys(caps.qualities or (), n)
+                    continue
+                for quality, credits in qualities.items():
+                    if quality not in (caps.qualities or ()):
+                        raise CreditTableError(
+                            f"{model} {res}: unknown quality {quality!r}; "
+                            f"use {', '.join(caps.qualities or ())}"
+                        )
+                    prices[model][res][quality] = _credits(credits, f"{model} {res} {quality}")
+        return cls(prices)
+
+    def per_image(self, model: str, resolution: str | None, quality: str | None) -> int:
+        """Return the credits one image of this kind costs (unknown kinds cost the model's most)."""
+        entry = self.prices.get(model)
+        if entry is None:
+            # A model the table does not know: charge the dearest known image, never nothing.
+            return max(self.per_image(m, None, None) for m in self.prices)
+        if isinstance(entry, int):
+            return entry
+        row = entry.get(resolution or SERVICE_DEFAULT_RESOLUTION)
+        if row is None:
+            return max(max(r.values()) for r in entry.values())
+        value = row.get(quality or SERVICE_DEFAULT_QUALITY)
+        return int(value) if value is not None else max(row.values())
+
+    def cost(self, model: str, resolution: str | None, quality: str | None, n: int = 1) -> int:
+        """Return the credits a request for ``n`` images costs."""
+        return self.per_image(model, resolution, quality) * max(1, n)
+
+    def cost_of_request_json(self, request_json: str) -> tuple[str, int]:
+        """Return (model, credits) for a stored request body."""
+        data = json.loads(request_json)
+        model = str(data.get("model"))
+        n = data.get("n", 1)
+        return model, self.cost(
+            model, data.get("resolution"), data.get("quality"), n if isinstance(n, int) else 1
+        )
+
+    def lines(self) -> list[str]:
+        """Return the table as short lines for members (``/quota me``)."""
+        out: list[str] = []
+        for model, entry in self.prices.items():
+            if isinstance(entry, int):
+                out.append(f"{model}: {entry} per image")
+                continue
+            for res, row in entry.items():
+                parts = ", ".join(f"{q} {c}" for q, c in row.items())
+                out.append(f"{model} {res.upper()}: {parts}")
+        return out
+
+
+def _credits(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CreditTableError(f"{where}: credits must be a whole number ≥ 0, not {value!r}")
+    return value
+
+
+DEFAULT_CREDIT_TABLE = CreditTable()
