@@ -50,15 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    try:
-        from bot.runner import run_bot  # type: ignore[import-not-found]
-    except ImportError:
-        print(
-            "atelier: the configuration is valid, but this build cannot connect to Discord yet "
-            "(the Discord layer is still to come). Run `python -m bot check-config` to see the settings.",
-            file=sys.stderr,
-        )
-        return 3
+    from bot.runner import run_bot
+
     return int(run_bot(settings, sync_only=(command == "sync")))
 
 

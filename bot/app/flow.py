@@ -1,0 +1,234 @@
+"""Interactions to generations: the one path used by ``/imagine``, ``/edit`` and every button.
+
+Order, for every entry point: check what can be checked from the interaction and ask the
+policy (``GenerationService.plan``, a refusal is ephemeral and nothing happens); acknowledge
+publicly; download the attachments right away (CDN links expire); verify and submit
+(``GenerationService.start``). A problem found after the deferral removes the deferral and
+answers ephemerally (``bot.app.errors.reply``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+
+from bot.app.errors import SHOWN, UserFacingError, reply
+from bot.generation import (
+    UPLOAD_MAX_BYTES,
+    DeclaredImage,
+    DiscordTarget,
+    GenerationRefused,
+    Options,
+    Plan,
+    options_of,
+    upscale_options,
+)
+from bot.images import MaskRegion
+from bot.policy import Origin, RequestContext
+
+if TYPE_CHECKING:
+    from bot.app.client import AtelierBot
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GenerationFlow", "declared"]
+
+DOWNLOAD_TIMEOUT = 60.0
+
+
+def declared(attachment: discord.Attachment, label: str) -> DeclaredImage:
+    """Describe a Discord attachment as the generation service sees it."""
+    return DeclaredImage(
+        label=label,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        url=attachment.url,
+        width=attachment.width,
+        height=attachment.height,
+    )
+
+
+class GenerationFlow:
+    """Run commands and buttons through ``GenerationService``."""
+
+    def __init__(self, bot: AtelierBot) -> None:
+        self.bot = bot
+
+    # -- context ------------------------------------------------------------------------------
+
+    @staticmethod
+    def context(interaction: discord.Interaction[Any], origin: Origin) -> RequestContext:
+        """Describe who asks, where, and with which rights."""
+        perms = interaction.permissions
+        roles = tuple(r.id for r in getattr(interaction.user, "roles", ()) if not r.is_default())
+        return RequestContext(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            member_id=interaction.user.id,
+            role_ids=roles,
+            can_manage_messages=perms.manage_messages,
+            can_manage_guild=perms.manage_guild,
+            kind="button" if interaction.type == discord.InteractionType.component else "command",
+            origin=origin,
+        )
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def imagine(
+        self,
+        interaction: discord.Interaction[Any],
+        options: Options,
+        attachments: list[discord.Attachment],
+    ) -> None:
+        """``/imagine``: text to image, or images as references."""
+        images = [declared(a, f"Image {i}") for i, a in enumerate(attachments, start=1)]
+        plan = await self.bot.generation.plan(
+            self.context(interaction, "imagine"), options, images=images
+        )
+        await self._launch(interaction, plan)
+
+    async def edit(
+        self,
+        interaction: discord.Interaction[Any],
+        options: Options,
+        image: discord.Attachment,
+        mask: discord.Attachment | None,
+        region: MaskRegion | None,
+    ) -> None:
+        """``/edit``: one image, optionally a mask or a region to repaint."""
+        plan = await self.bot.generation.plan(
+            self.context(interaction, "edit"),
+            options,
+            images=[declared(image, "The image")],
+            mask=declared(mask, "The mask") if mask is not None else None,
+            region=region,
+        )
+        await self._launch(interaction, plan)
+
+    # -- buttons ------------------------------------------------------------------------------
+
+    async def _job(self, job_id: int) -> Any:
+        job = await self.bot.engine.get(job_id)
+        if job is None:
+            raise UserFacingError("Atelier no longer knows that request — run the command again.")
+        return job
+
+    @staticmethod
+    def _attachment(interaction: discord.Interaction[Any], index: int) -> discord.Attachment:
+        attachments = interaction.message.attachments if interaction.message else []
+        if not 1 <= index <= len(attachments):
+            raise UserFacingError("That image is no longer on this message.")
+        return attachments[index - 1]
+
+    async def reroll(self, interaction: discord.Interaction[Any], job_id: int) -> None:
+        """Re-roll: the same request again (its kept reference files are reused)."""
+        job = await self._job(job_id)
+        stored = tuple(replace(r, url=None) for r in job.references)
+        plan = await self.bot.generation.plan(
+            self.context(interaction, "reroll"),
+            options_of(job),
+            stored=stored,
+            parent_job_id=job.id,
+        )
+        await self._launch(interaction, plan)
+
+    async def vary(self, interaction: discord.Interaction[Any], job_id: int, index: int) -> None:
+        """Vary n: the same prompt and options, with image n of the result as the reference."""
+        job = await self._job(job_id)
+        attachment = self._attachment(interaction, index)
+        plan = await self.bot.generation.plan(
+            self.context(interaction, "vary"),
+            options_of(job),
+            images=[declared(attachment, "The image")],
+            parent_job_id=job.id,
+        )
+        await self._launch(interaction, plan)
+
+    async def upscale(self, interaction: discord.Interaction[Any], job_id: int, index: int) -> None:
+        """Upscale n: render image n again at 2K, or 4K where its ratio allows."""
+        job = await self._job(job_id)
+        attachment = self._attachment(interaction, index)
+        options = upscale_options(job, attachment.width, attachment.height)
+        plan = await self.bot.generation.plan(
+            self.context(interaction, "upscale"),
+            options,
+            images=[declared(attachment, "The image")],
+            parent_job_id=job.id,
+        )
+        await self._launch(interaction, plan)
+
+    async def delete(self, interaction: discord.Interaction[Any], job_id: int) -> None:
+        """Delete the result message: the member who asked, or members with Manage Messages."""
+        job = await self.bot.engine.get(job_id)
+        owner = job is not None and job.member_id == interaction.user.id
+        if not owner and not interaction.permissions.manage_messages:
+            raise UserFacingError(
+                "Only the member who asked for this image, or someone with Manage Messages, "
+                "can delete it."
+            )
+        await interaction.response.defer()
+        if interaction.message is not None:
+            try:
+                await interaction.message.delete()
+            except discord.HTTPException:
+                await interaction.delete_original_response()
+
+    # -- the shared path ----------------------------------------------------------------------
+
+    async def _launch(self, interaction: discord.Interaction[Any], plan: Plan) -> None:
+        response = await interaction.response.defer(thinking=True)
+        message_id = getattr(response, "message_id", None)
+        if message_id is None:
+            message_id = (await interaction.original_response()).id
+        downloads = [self._download(image) for image in plan.images]
+        if plan.mask is not None:
+            downloads.append(self._download(plan.mask))
+        datas = list(await asyncio.gather(*downloads))
+        mask = datas.pop() if plan.mask is not None else None
+        target = DiscordTarget(
+            interaction_token=interaction.token,
+            interaction_expires_at=interaction.expires_at.timestamp(),
+            response_message_id=message_id,
+            filesize_limit=interaction.filesize_limit,
+            requester_name=interaction.user.display_name,
+        )
+        job = await self.bot.generation.start(plan, images=datas, mask=mask, target=target)
+        interaction.extras[SHOWN] = True
+        await self.bot.delivery.progress(job)
+
+    async def _download(self, image: DeclaredImage) -> bytes:
+        """Fetch an attachment's bytes now (size-capped; Discord CDN links expire)."""
+        cap = max(image.size, 1) + 1024 if image.size else UPLOAD_MAX_BYTES
+        cap = min(cap, UPLOAD_MAX_BYTES + 1024)
+        try:
+            async with self.bot.session.get(
+                image.url, timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT)
+            ) as resp:
+                if resp.status != 200:
+                    raise GenerationRefused(
+                        f"{image.label} could not be fetched from Discord (HTTP {resp.status}) — "
+                        "attach it again."
+                    )
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > cap:
+                        raise GenerationRefused(
+                            f"{image.label} is larger than the image service takes (10 MB)."
+                        )
+                return bytes(data)
+        except (TimeoutError, aiohttp.ClientError):
+            raise GenerationRefused(
+                f"{image.label} could not be fetched from Discord — attach it again."
+            ) from None
+
+
+async def tell(interaction: discord.Interaction[Any], text: str) -> None:
+    """Reply privately (a thin re-export for cogs)."""
+    await reply(interaction, text)

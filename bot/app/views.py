@@ -1,0 +1,198 @@
+"""Buttons on results: dynamic items that carry the job id, so they work after a restart.
+
+``custom_id`` formats (all well under Discord's 100 characters):
+``atelier:reroll:<job>``, ``atelier:vary:<job>:<n>``, ``atelier:upscale:<job>:<n>``,
+``atelier:delete:<job>``. The bot registers them with ``add_dynamic_items`` in ``setup_hook``;
+each callback hands over to the bot's ``GenerationFlow`` (the same path as the commands).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+
+from bot.app.errors import handle_error, reply
+
+__all__ = [
+    "DYNAMIC_ITEMS",
+    "DeleteButton",
+    "RerollButton",
+    "UpscaleButton",
+    "VaryButton",
+    "failure_view",
+    "result_view",
+]
+
+
+async def _run(interaction: discord.Interaction[Any], action: str, *args: int) -> None:
+    client: Any = interaction.client
+    if not getattr(client, "accepting", True):
+        await reply(interaction, "Atelier is restarting — please try again in a minute.")
+        return
+    try:
+        await getattr(client.flow, action)(interaction, *args)
+    except Exception as exc:
+        await handle_error(interaction, exc)
+
+
+class RerollButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"atelier:reroll:(?P<job>[0-9]+)"
+):
+    """Run the same request again."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Re-roll",
+                emoji="🎲",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"atelier:reroll:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> RerollButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _run(interaction, "reroll", self.job_id)
+
+
+class VaryButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"atelier:vary:(?P<job>[0-9]+):(?P<index>[0-9]{1,2})",
+):
+    """Make variations of one image of the result (that image as the reference)."""
+
+    def __init__(self, job_id: int, index: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Vary {index}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"atelier:vary:{job_id}:{index}",
+            )
+        )
+        self.job_id = job_id
+        self.index = index
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> VaryButton:
+        return cls(int(match["job"]), int(match["index"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _run(interaction, "vary", self.job_id, self.index)
+
+
+class UpscaleButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"atelier:upscale:(?P<job>[0-9]+):(?P<index>[0-9]{1,2})",
+):
+    """Render one image of the result again at 2K, or 4K where its ratio allows."""
+
+    def __init__(self, job_id: int, index: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Upscale {index}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"atelier:upscale:{job_id}:{index}",
+            )
+        )
+        self.job_id = job_id
+        self.index = index
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> UpscaleButton:
+        return cls(int(match["job"]), int(match["index"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _run(interaction, "upscale", self.job_id, self.index)
+
+
+class DeleteButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"atelier:delete:(?P<job>[0-9]+)"
+):
+    """Delete the result message (the member who asked, or members with Manage Messages)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Delete",
+                emoji="🗑️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"atelier:delete:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> DeleteButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _run(interaction, "delete", self.job_id)
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    RerollButton,
+    VaryButton,
+    UpscaleButton,
+    DeleteButton,
+)
+
+
+def _finished(view: discord.ui.View) -> discord.ui.View:
+    # Dynamic items are dispatched by their custom_id pattern; a stored view would run the
+    # callback a second time (and pile up in memory), so the view is marked finished.
+    view.stop()
+    return view
+
+
+def result_view(job_id: int, images: int) -> discord.ui.View:
+    """Re-roll and Delete, then Vary n and Upscale n for each image (at most 10: 5 rows)."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RerollButton(job_id))
+    view.add_item(DeleteButton(job_id))
+    images = max(0, min(images, 10))
+    for n in range(1, images + 1):
+        item = VaryButton(job_id, n)
+        item.row = 1 + (n - 1) // 5
+        view.add_item(item)
+    for n in range(1, images + 1):
+        item2 = UpscaleButton(job_id, n)
+        item2.row = (3 if images > 5 else 2) + (n - 1) // 5
+        view.add_item(item2)
+    return _finished(view)
+
+
+def failure_view(job_id: int) -> discord.ui.View:
+    """A Re-roll button to try the same request again."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RerollButton(job_id))
+    return _finished(view)
