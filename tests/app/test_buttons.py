@@ -1,0 +1,112 @@
+"""Result buttons: Re-roll, Vary n, Upscale n, Delete — and that they survive a restart."""
+
+from __future__ import annotations
+
+from tests.app.helpers import field, private_answer, text_of
+from tests.app.plugin import Atelier
+
+
+async def _first_result(atelier: Atelier, options: dict[str, object] | None = None) -> object:
+    rec = atelier.slash("imagine", options or {"prompt": "a red fox", "count": 2})
+    msg = await atelier.result(rec)
+    await atelier.wait_job(1, "delivered")
+    return msg
+
+
+async def test_reroll_runs_the_same_request_for_whoever_clicks(atelier: Atelier) -> None:
+    msg = await _first_result(atelier)
+    click = atelier.discord.click(msg, "atelier:reroll:1", member=atelier.studio.bob)  # type: ignore[arg-type]
+    ack = await click.wait_response()
+    assert ack.ok and click.response_type == 5 and not click.ephemeral
+    second = await atelier.result(click)
+    first_body, second_body = (r.json for r in atelier.toapis.requests_to("submit"))
+    assert first_body == second_body
+    assert field(second, "Requested by") == f"<@{atelier.studio.bob.id}>"
+    assert "Re-roll of job #1" in text_of(second)
+    job = await atelier.wait_job(2, "delivered")
+    assert job.member_id == atelier.studio.bob.id
+
+
+async def test_vary_uses_that_image_as_the_reference(atelier: Atelier) -> None:
+    msg = await _first_result(atelier)
+    second_image = msg.attachments[1].data  # type: ignore[attr-defined]
+    click = atelier.discord.click(msg, "atelier:vary:1:2")  # type: ignore[arg-type]
+    await atelier.result(click)
+    upload = atelier.toapis.requests_to("upload")[0]
+    assert upload.files["file"].data == second_image
+    body = atelier.toapis.requests_to("submit")[1].json
+    assert body["prompt"] == "a red fox" and body["n"] == 2
+    assert body["image_urls"] == [next(iter(atelier.toapis.uploads.values())).url]
+
+
+async def test_upscale_renders_again_at_4k_where_the_ratio_allows(atelier: Atelier) -> None:
+    msg = await _first_result(atelier, {"prompt": "a wide beach", "size": "16:9"})
+    click = atelier.discord.click(msg, "atelier:upscale:1:1")  # type: ignore[arg-type]
+    await atelier.result(click)
+    body = atelier.toapis.requests_to("submit")[1].json
+    assert body["resolution"] == "4k" and body["size"] == "16:9" and body["n"] == 1
+    assert body["image_urls"] == [next(iter(atelier.toapis.uploads.values())).url]
+
+
+async def test_upscale_of_a_square_image_goes_to_2k(atelier: Atelier) -> None:
+    msg = await _first_result(atelier, {"prompt": "a square tile"})
+    click = atelier.discord.click(msg, "atelier:upscale:1:1")  # type: ignore[arg-type]
+    await atelier.result(click)
+    body = atelier.toapis.requests_to("submit")[1].json
+    assert body["resolution"] == "2k" and body["size"] == "1:1"
+
+
+async def test_upscale_of_an_image_already_at_the_top_is_refused(atelier: Atelier) -> None:
+    msg = await _first_result(atelier, {"prompt": "already big", "size": "1:1", "resolution": "2k"})
+    click = atelier.discord.click(msg, "atelier:upscale:1:1")  # type: ignore[arg-type]
+    answer = await private_answer(atelier.discord, click)
+    assert "already at 2K" in answer.content
+    assert len(atelier.toapis.requests_to("submit")) == 1
+
+
+async def test_button_generations_go_through_the_same_validation(atelier: Atelier) -> None:
+    msg = await _first_result(atelier, {"prompt": "four", "count": 4})
+    from dataclasses import replace
+
+    atelier.bot.policy._defaults = replace(atelier.bot.policy._defaults, max_count=2)  # type: ignore[attr-defined]
+    click = atelier.discord.click(msg, "atelier:reroll:1")  # type: ignore[arg-type]
+    answer = await private_answer(atelier.discord, click)
+    assert "you asked for 4" in answer.content
+    assert len(atelier.toapis.requests_to("submit")) == 1
+
+
+async def test_delete_is_for_the_requester_or_moderators(atelier: Atelier) -> None:
+    msg = await _first_result(atelier)
+    bob = atelier.discord.click(msg, "atelier:delete:1", member=atelier.studio.bob)  # type: ignore[arg-type]
+    answer = await private_answer(atelier.discord, bob)
+    assert "Manage Messages" in answer.content
+    assert not msg.deleted  # type: ignore[attr-defined]
+    mod = atelier.discord.click(msg, "atelier:delete:1", member=atelier.studio.mod)  # type: ignore[arg-type]
+    await atelier.discord.wait_for(lambda ev: ev.kind == "message.delete" and ev.ok, timeout=5)
+    assert msg.deleted  # type: ignore[attr-defined]
+    assert mod.response_type == 6
+
+
+async def test_the_requester_can_delete_their_result(atelier: Atelier) -> None:
+    msg = await _first_result(atelier)
+    atelier.discord.click(msg, "atelier:delete:1", member=atelier.studio.alice)  # type: ignore[arg-type]
+    await atelier.discord.wait_for(lambda ev: ev.kind == "message.delete" and ev.ok, timeout=5)
+    assert msg.deleted  # type: ignore[attr-defined]
+
+
+async def test_buttons_work_after_a_restart(atelier: Atelier) -> None:
+    msg = await _first_result(atelier)
+    await atelier.restart()
+    click = atelier.discord.click(msg, "atelier:vary:1:1", member=atelier.studio.bob)  # type: ignore[arg-type]
+    await atelier.result(click)
+    reroll = atelier.discord.click(msg, "atelier:reroll:1")  # type: ignore[arg-type]
+    await atelier.result(reroll)
+    assert len(atelier.toapis.requests_to("submit")) == 3
+
+
+async def test_a_failed_job_offers_a_reroll_that_works(atelier: Atelier) -> None:
+    atelier.toapis.script(outcome="failed", queue_s=0.1, run_s=0.1)
+    rec = atelier.slash("imagine", {"prompt": "try again"})
+    failed = await rec.wait_original(lambda m: "atelier:reroll:1" in m.custom_ids(), timeout=15)
+    click = atelier.discord.click(failed, "atelier:reroll:1")
+    await atelier.result(click)
