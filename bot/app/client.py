@@ -224,7 +224,7 @@ class AtelierBot(commands.Bot):
         engine = getattr(self, "engine", None)
         if engine is not None:
             try:
-                await engine.stop()
+                await engine.stop(grace=5.0)
             except Exception:
                 log.exception("stopping the job engine failed")
         try:

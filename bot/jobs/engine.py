@@ -161,6 +161,8 @@ class Engine:
         self._busy: set[int] = set()
         self._failures: dict[tuple[int, str], int] = {}
         self._progress_latest: dict[int, Job] = {}
+        self._submits_in_flight = 0
+        self._submits_idle = asyncio.Event()
         self._started = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -190,8 +192,18 @@ class Engine:
         )
         return report
 
-    async def stop(self) -> None:
-        """Stop polling and background work; unfinished jobs resume on the next start."""
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """Stop polling and background work; unfinished jobs resume on the next start.
+
+        With ``grace`` > 0, generation requests already being sent get up to that many seconds
+        to be answered first: cut off mid-flight, they could only end as "unconfirmed".
+        """
+        if grace > 0 and self._submits_in_flight:
+            self._submits_idle.clear()
+            try:
+                await asyncio.wait_for(self._submits_idle.wait(), grace)
+            except TimeoutError:
+                log.warning("stopping with %d submissions still in flight", self._submits_in_flight)
         await self.poller.stop()
         await self.timers.stop()
         tasks = list(self._background)
@@ -375,7 +387,13 @@ class Engine:
                 async with self._submit_slots:
                     job = await self._upload(job)
                     if job is not None:
-                        job = await self._submit(job)
+                        self._submits_in_flight += 1
+                        try:
+                            job = await self._submit(job)
+                        finally:
+                            self._submits_in_flight -= 1
+                            if not self._submits_in_flight:
+                                self._submits_idle.set()
                 if job is not None and job.state in POLLING_STATES:
                     self._track(job)
             elif job.state in POLLING_STATES:

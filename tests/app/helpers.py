@@ -10,7 +10,9 @@ from PIL import Image
 from tests.fakes.discord import FakeDiscord, InteractionRecord, Message
 
 
-async def private_answer(fake: FakeDiscord, rec: InteractionRecord, timeout: float = 10.0) -> Message:
+async def private_answer(
+    fake: FakeDiscord, rec: InteractionRecord, timeout: float = 10.0
+) -> Message:
     """Wait for the ephemeral answer to ``rec``: an ephemeral response or an ephemeral followup."""
 
     def found() -> Message | None:
@@ -22,7 +24,9 @@ async def private_answer(fake: FakeDiscord, rec: InteractionRecord, timeout: flo
         return None
 
     if found() is None:
-        await fake.wait_for(lambda ev: ev.interaction is rec and found() is not None, timeout=timeout)
+        await fake.wait_for(
+            lambda ev: ev.interaction is rec and found() is not None, timeout=timeout
+        )
     msg = found()
     assert msg is not None
     return msg
@@ -49,7 +53,12 @@ def field(msg: Message, name: str) -> str | None:
 
 def mentions_nothing(allowed: dict[str, Any] | None) -> bool:
     """True if ``allowed_mentions`` lets nothing ping (no parse entries, no users, no roles)."""
-    return allowed is not None and allowed.get("parse") == [] and not allowed.get("users") and not allowed.get("roles")
+    return (
+        allowed is not None
+        and allowed.get("parse") == []
+        and not allowed.get("users")
+        and not allowed.get("roles")
+    )
 
 
 def alpha_of(data: bytes) -> Image.Image:
@@ -60,4 +69,6 @@ def alpha_of(data: bytes) -> Image.Image:
 
 def result_messages(fake: FakeDiscord) -> list[Message]:
     """Every live message that carries result images (edited responses or channel posts)."""
-    return [m for m in fake.messages.values() if m.attachments and not m.deleted and not m.ephemeral]
+    return [
+        m for m in fake.messages.values() if m.attachments and not m.deleted and not m.ephemeral
+    ]

@@ -38,7 +38,9 @@ from tests.fakes.toapis_model import TaskScript
 FAST = TaskScript(queue_s=0.2, run_s=0.5, result_shape="result.images")
 
 
-def png(width: int = 64, height: int = 48, colour: tuple[int, ...] = (200, 30, 90), mode: str = "RGB") -> bytes:
+def png(
+    width: int = 64, height: int = 48, colour: tuple[int, ...] = (200, 30, 90), mode: str = "RGB"
+) -> bytes:
     """Return PNG bytes of a flat image."""
     buf = io.BytesIO()
     Image.new(mode, (width, height), colour).save(buf, format="PNG")
@@ -80,7 +82,9 @@ async def atelier_toapis() -> AsyncIterator[FakeToAPIs]:
 @pytest.fixture
 def atelier_studio(fake_discord: FakeDiscord) -> Studio:
     """A server with #art and #general, members alice, bob and mod (Manage Messages)."""
-    guild = fake_discord.add_guild("Studio", channels=["art", "general"], members=["alice", "bob", "mod"])
+    guild = fake_discord.add_guild(
+        "Studio", channels=["art", "general"], members=["alice", "bob", "mod"]
+    )
     mods = guild.add_role("mods", permissions=MANAGE_MESSAGES)
     guild.member("mod").roles.append(mods)
     return Studio(guild, guild.member("alice"), guild.member("bob"), guild.member("mod"))
@@ -116,7 +120,14 @@ class Atelier:
     bot: AtelierBot
     factory_kwargs: dict[str, Any] = field(default_factory=dict)
 
-    def slash(self, command: str, options: dict[str, Any] | None = None, *, member: Member | None = None, **kw: Any) -> InteractionRecord:
+    def slash(
+        self,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        member: Member | None = None,
+        **kw: Any,
+    ) -> InteractionRecord:
         return self.discord.slash(
             command,
             options,
@@ -150,7 +161,9 @@ class Atelier:
     async def restart(self, **kwargs: Any) -> AtelierBot:
         """Stop the bot (state stays in the database) and start a new one."""
         await self.runner.stop(self.bot)
-        self.bot = await self.runner(lambda: create_bot(self.settings, **{**self.factory_kwargs, **kwargs}))
+        self.bot = await self.runner(
+            lambda: create_bot(self.settings, **{**self.factory_kwargs, **kwargs})
+        )
         return self.bot
 
 

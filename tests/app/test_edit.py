@@ -25,7 +25,14 @@ def _mask(width: int, height: int, hole: tuple[int, int, int, int]) -> bytes:
 async def test_edit_with_a_mask_uploads_image_and_mask_and_inpaints(atelier: Atelier) -> None:
     image = png(80, 60)
     mask = _mask(80, 60, (0, 0, 39, 59))
-    rec = atelier.slash("edit", {"image": Upload("photo.png", image), "prompt": "add a moon", "mask": Upload("mask.png", mask)})
+    rec = atelier.slash(
+        "edit",
+        {
+            "image": Upload("photo.png", image),
+            "prompt": "add a moon",
+            "mask": Upload("mask.png", mask),
+        },
+    )
     await atelier.result(rec)
     uploads = atelier.toapis.requests_to("upload")
     assert [u.files["file"].data for u in uploads] == [image, mask]
@@ -38,7 +45,14 @@ async def test_edit_with_a_mask_uploads_image_and_mask_and_inpaints(atelier: Ate
 @pytest.mark.parametrize("region", list(MaskRegion))
 async def test_each_region_draws_the_right_alpha_mask(atelier: Atelier, region: MaskRegion) -> None:
     width, height = 90, 70
-    rec = atelier.slash("edit", {"image": Upload("photo.png", png(width, height)), "prompt": "repaint", "region": region.value})
+    rec = atelier.slash(
+        "edit",
+        {
+            "image": Upload("photo.png", png(width, height)),
+            "prompt": "repaint",
+            "region": region.value,
+        },
+    )
     await atelier.result(rec)
     uploads = atelier.toapis.requests_to("upload")
     assert len(uploads) == 2
@@ -53,7 +67,9 @@ async def test_each_region_draws_the_right_alpha_mask(atelier: Atelier, region: 
     assert body["mask_url"] == list(atelier.toapis.uploads.values())[1].url
 
 
-async def _refused(atelier: Atelier, command: str, options: dict[str, object], *needles: str) -> str:
+async def _refused(
+    atelier: Atelier, command: str, options: dict[str, object], *needles: str
+) -> str:
     rec = atelier.slash(command, options)
     answer = await private_answer(atelier.discord, rec)
     assert answer.ephemeral
@@ -74,9 +90,14 @@ async def test_a_non_image_is_refused_at_once(atelier: Atelier) -> None:
     assert atelier.toapis.requests == []
 
 
-async def test_a_file_that_claims_to_be_an_image_but_is_not_is_refused_after_download(atelier: Atelier) -> None:
+async def test_a_file_that_claims_to_be_an_image_but_is_not_is_refused_after_download(
+    atelier: Atelier,
+) -> None:
     content = await _refused(
-        atelier, "imagine", {"prompt": "x", "image1": Upload("fake.png", b"not really a png", "image/png")}, "not a readable image"
+        atelier,
+        "imagine",
+        {"prompt": "x", "image1": Upload("fake.png", b"not really a png", "image/png")},
+        "not a readable image",
     )
     assert "Image 1" in content
 
@@ -95,7 +116,11 @@ async def test_a_mask_without_alpha_is_refused(atelier: Atelier) -> None:
     await _refused(
         atelier,
         "edit",
-        {"image": Upload("photo.png", png(40, 30)), "prompt": "x", "mask": Upload("mask.png", png(40, 30))},
+        {
+            "image": Upload("photo.png", png(40, 30)),
+            "prompt": "x",
+            "mask": Upload("mask.png", png(40, 30)),
+        },
         "no transparency",
     )
 
@@ -104,7 +129,11 @@ async def test_a_mask_of_the_wrong_size_is_refused(atelier: Atelier) -> None:
     await _refused(
         atelier,
         "edit",
-        {"image": Upload("photo.png", png(40, 30)), "prompt": "x", "mask": Upload("mask.png", _mask(20, 20, (0, 0, 9, 9)))},
+        {
+            "image": Upload("photo.png", png(40, 30)),
+            "prompt": "x",
+            "mask": Upload("mask.png", _mask(20, 20, (0, 0, 9, 9))),
+        },
         "20x20",
         "40x30",
     )
@@ -114,7 +143,11 @@ async def test_a_jpeg_mask_is_refused(atelier: Atelier) -> None:
     await _refused(
         atelier,
         "edit",
-        {"image": Upload("photo.png", png(40, 30)), "prompt": "x", "mask": Upload("mask.jpg", image_bytes(40, 30, "JPEG"))},
+        {
+            "image": Upload("photo.png", png(40, 30)),
+            "prompt": "x",
+            "mask": Upload("mask.jpg", image_bytes(40, 30, "JPEG")),
+        },
         "PNG",
     )
 
@@ -123,13 +156,20 @@ async def test_mask_and_region_together_are_refused(atelier: Atelier) -> None:
     await _refused(
         atelier,
         "edit",
-        {"image": Upload("p.png", png(40, 30)), "prompt": "x", "mask": Upload("m.png", _mask(40, 30, (0, 0, 5, 5))), "region": "centre"},
+        {
+            "image": Upload("p.png", png(40, 30)),
+            "prompt": "x",
+            "mask": Upload("m.png", _mask(40, 30, (0, 0, 5, 5))),
+            "region": "centre",
+        },
         "not both",
     )
 
 
 async def test_4k_with_an_unsupported_ratio_is_refused(atelier: Atelier) -> None:
-    await _refused(atelier, "imagine", {"prompt": "x", "size": "1:1", "resolution": "4k"}, "4K works only with")
+    await _refused(
+        atelier, "imagine", {"prompt": "x", "size": "1:1", "resolution": "4k"}, "4K works only with"
+    )
 
 
 async def test_too_many_images_are_refused(atelier: Atelier) -> None:
@@ -137,12 +177,21 @@ async def test_too_many_images_are_refused(atelier: Atelier) -> None:
 
 
 async def test_gpt_4o_image_count_rules_are_enforced(atelier: Atelier) -> None:
-    await _refused(atelier, "imagine", {"prompt": "x", "model": "gpt-4o-image", "count": 3}, "1, 2 or 4")
+    await _refused(
+        atelier, "imagine", {"prompt": "x", "model": "gpt-4o-image", "count": 3}, "1, 2 or 4"
+    )
 
 
 async def test_too_long_a_prompt_for_the_model_is_refused(atelier: Atelier) -> None:
-    await _refused(atelier, "imagine", {"prompt": "x" * 1200, "model": "gpt-4o-image"}, "at most 1,000")
+    await _refused(
+        atelier, "imagine", {"prompt": "x" * 1200, "model": "gpt-4o-image"}, "at most 1,000"
+    )
 
 
 async def test_resolution_on_a_model_without_it_is_refused(atelier: Atelier) -> None:
-    await _refused(atelier, "imagine", {"prompt": "x", "model": "gpt-4o-image", "resolution": "2k"}, "no resolution")
+    await _refused(
+        atelier,
+        "imagine",
+        {"prompt": "x", "model": "gpt-4o-image", "resolution": "2k"},
+        "no resolution",
+    )
