@@ -21,13 +21,13 @@ from bot.jobs.states import (
 )
 from bot.storage.base import MUTABLE_JOB_FIELDS, ChargeDecision, DurationStat
 from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
+from bot.storage.sqlite_extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
 from bot.storage.sqlite_quota import (
     SQLiteGuildSettingsStore,
     SQLiteQuotaStore,
     SQLiteWorker,
     open_quota_worker,
 )
-from bot.storage.sqlite_extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
 from bot.storage.url import DatabaseURL
 
 log = logging.getLogger(__name__)
