@@ -119,6 +119,7 @@ class AtelierBot(commands.Bot):
         self.engine_clock = engine_clock or SystemClock()
         self.accepting = False
         self._closing = False
+        self._engine_started = False
         self.session: aiohttp.ClientSession
         self.db: Database
         self.engine: Engine
@@ -172,6 +173,7 @@ class AtelierBot(commands.Bot):
         pruned = await self.db.uploads.prune(older_than=self.engine_clock.now() - 7 * 24 * 3600)
         log.info("pruned %d old reference files and %d upload cache entries", removed, pruned)
         await self.engine.start()
+        self._engine_started = True
         self.accepting = True
 
     def tree_hash(self) -> str:
@@ -222,7 +224,7 @@ class AtelierBot(commands.Bot):
         self._closing = True
         self.accepting = False
         engine = getattr(self, "engine", None)
-        if engine is not None:
+        if engine is not None and self._engine_started:
             try:
                 await engine.stop(grace=5.0)
             except Exception:
