@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.quota.credits import CreditTable
 from bot.toapis.catalog import CATALOG
 
 __all__ = ["ConfigError", "Settings", "describe_settings", "load_settings"]
@@ -42,6 +43,10 @@ _EXPECTED: dict[str, str] = {
     "shard_count": "a positive whole number (leave unset for one shard)",
     "discord_api_base": "an http(s) URL ending in /api/v10 (only for tests or a proxy)",
     "discord_gateway_url": "a ws(s) URL (only for tests or a proxy)",
+    "quota_credits": 'JSON credit overrides such as {"gpt-4o-image": 3} (see README, Quotas)',
+    "quota_member_daily": "a whole number of credits, 0 or more",
+    "quota_server_daily": "a whole number of credits, 0 or more (leave unset for no limit)",
+    "quota_server_monthly": "a whole number of credits, 0 or more (leave unset for no limit)",
 }
 
 _SECRETS = frozenset({"discord_token", "toapis_api_key"})
@@ -88,6 +93,12 @@ class Settings(BaseSettings):
     http_max_retries: int = Field(3, ge=0, le=10)
     max_result_bytes: int = Field(60 * 1024 * 1024, gt=0)
 
+    # Quotas (issue 6): the credit table's overrides and defaults for unconfigured servers.
+    quota_credits: str | None = None
+    quota_member_daily: int = Field(20, ge=0)
+    quota_server_daily: int | None = Field(None, ge=0)
+    quota_server_monthly: int | None = Field(None, ge=0)
+
     shard_count: int | None = Field(None, ge=1)
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
@@ -98,6 +109,19 @@ class Settings(BaseSettings):
         if not value.get_secret_value().strip():
             raise ValueError("is empty")
         return value
+
+    @field_validator("quota_credits")
+    @classmethod
+    def _credit_table(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        CreditTable.from_json(value)  # raises CreditTableError (a ValueError) with the reason
+        return value
+
+    @field_validator("quota_server_daily", "quota_server_monthly", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("dev_guild_ids", mode="before")
     @classmethod

@@ -47,7 +47,8 @@ CREATE TABLE quota_members (
     PRIMARY KEY (guild_id, member_id)
 );
 
--- Credits held (reserved + committed) per window: member_id 0 is the server pool.
+-- Credits held (reserved + committed) per window: period 'day' per member; the server pool
+-- is member_id 0 with periods 'pool_day' and 'pool_month'.
 CREATE TABLE quota_usage (
     guild_id INTEGER NOT NULL,
     member_id INTEGER NOT NULL,

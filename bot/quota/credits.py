@@ -100,7 +100,7 @@ class CreditTable:
         entry = self.prices.get(model)
         if entry is None:
             # A model the table does not know: charge the dearest known image, never nothing.
-            return max(self.per_image(m, None, None) for m in self.prices)
+            return max(self._dearest(e) for e in self.prices.values())
         if isinstance(entry, int):
             return entry
         row = entry.get(resolution or SERVICE_DEFAULT_RESOLUTION)
@@ -108,6 +108,12 @@ class CreditTable:
             return max(max(r.values()) for r in entry.values())
         value = row.get(quality or SERVICE_DEFAULT_QUALITY)
         return int(value) if value is not None else max(row.values())
+
+    @staticmethod
+    def _dearest(entry: Any) -> int:
+        if isinstance(entry, int):
+            return entry
+        return max((max(row.values()) for row in entry.values() if row), default=0)
 
     def cost(self, model: str, resolution: str | None, quality: str | None, n: int = 1) -> int:
         """Return the credits a request for ``n`` images costs."""

@@ -36,7 +36,7 @@ from bot.storage.migrations import MIGRATIONS_DIR, discover_migrations
 
 T = TypeVar("T")
 
-POOL = 0  # member_id of the server pool in quota_usage
+POOL = 0  # member_id of the server pool rows in quota_usage (periods pool_day, pool_month)
 _GUILD_FIELDS = ("pool_daily", "pool_monthly", "member_daily", "exempt_moderators", "timezone")
 
 
@@ -171,8 +171,8 @@ def _usage(
     conn: sqlite3.Connection, guild_id: int, member_id: int, day_key: str, month_key: str
 ) -> Usage:
     return Usage(
-        pool_day=_used(conn, guild_id, POOL, "day", day_key),
-        pool_month=_used(conn, guild_id, POOL, "month", month_key),
+        pool_day=_used(conn, guild_id, POOL, "pool_day", day_key),
+        pool_month=_used(conn, guild_id, POOL, "pool_month", month_key),
         member_day=_used(conn, guild_id, member_id, "day", day_key),
         grant_balance=_grant_balance(conn, guild_id, member_id),
     )
@@ -434,8 +434,8 @@ class SQLiteQuotaStore:
                     r.now,
                 ),
             )
-            _add_usage(conn, r.guild_id, POOL, "day", r.day_key, r.credits)
-            _add_usage(conn, r.guild_id, POOL, "month", r.month_key, r.credits)
+            _add_usage(conn, r.guild_id, POOL, "pool_day", r.day_key, r.credits)
+            _add_usage(conn, r.guild_id, POOL, "pool_month", r.month_key, r.credits)
             _add_usage(conn, r.guild_id, r.member_id, "day", r.day_key, plan.from_daily)
             if plan.from_grant:
                 conn.execute(
@@ -480,8 +480,8 @@ class SQLiteQuotaStore:
                 row["from_grant"],
             )
             if row["counts_pool"]:
-                _add_usage(conn, g, POOL, "day", row["day_key"], -credits)
-                _add_usage(conn, g, POOL, "month", row["month_key"], -credits)
+                _add_usage(conn, g, POOL, "pool_day", row["day_key"], -credits)
+                _add_usage(conn, g, POOL, "pool_month", row["month_key"], -credits)
             if row["counts_member"]:
                 _add_usage(conn, g, m, "day", row["day_key"], -(credits - grant))
             if grant:
@@ -534,10 +534,10 @@ class SQLiteQuotaStore:
                 )
                 _audit(conn, guild_id, actor_id, "quota.reset", str(member_id), forgiven, 0, now)
                 return forgiven
-            forgiven = _used(conn, guild_id, POOL, "month", month_key)
+            forgiven = _used(conn, guild_id, POOL, "pool_month", month_key)
             conn.execute(
-                "UPDATE quota_usage SET credits = 0 WHERE guild_id = ? AND ((period = 'day'"
-                " AND period_key = ?) OR (member_id = 0 AND period = 'month' AND period_key = ?))",
+                "UPDATE quota_usage SET credits = 0 WHERE guild_id = ? AND ((period IN ('day',"
+                " 'pool_day') AND period_key = ?) OR (period = 'pool_month' AND period_key = ?))",
                 (guild_id, day_key, month_key),
             )
             conn.execute(

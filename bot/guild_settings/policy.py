@@ -1,0 +1,72 @@
+"""The server policy every generation passes: art channels, blocklist, limits, then credits.
+
+Checked in this order, cheapest first, before anything is downloaded, uploaded, submitted or
+charged; each refusal is a ``PolicyRefusal`` whose message the member sees ephemerally.
+"""
+
+from __future__ import annotations
+
+from bot.guild_settings.blocklist import find_blocked
+from bot.guild_settings.service import RESOLUTION_RANK, GuildSettingsService
+from bot.policy import GuildDefaults, PolicyRefusal, RequestContext
+from bot.quota.service import MemberRef, QuotaService
+from bot.toapis.models import GenerationRequest
+
+__all__ = ["ServerPolicy", "channel_list"]
+
+
+def channel_list(channel_ids: tuple[int, ...] | list[int]) -> str:
+    """Return channel mentions (they never ping) joined for a sentence."""
+    shown = [f"<#{c}>" for c in channel_ids]
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+class ServerPolicy:
+    """``GenerationPolicy`` built from the server's settings and the quota service."""
+
+    def __init__(self, settings: GuildSettingsService, quotas: QuotaService | None = None) -> None:
+        self.settings = settings
+        self.quotas = quotas
+
+    async def check(self, ctx: RequestContext, request: GenerationRequest) -> None:
+        """Refuse with a ``PolicyRefusal`` (or ``QuotaExceeded``) saying why; else return."""
+        if ctx.guild_id is not None:
+            row = await self.settings.get(ctx.guild_id)
+            if row.channels and ctx.channel_id not in row.channels:
+                raise PolicyRefusal(
+                    "Image generation works only in "
+                    f"{channel_list(row.channels)} on this server. Nothing was charged."
+                )
+            term = find_blocked(request.prompt, row.blocklist)
+            if term is not None:
+                raise PolicyRefusal(
+                    f"Your prompt contains “{term}”, which this server's moderators have blocked. "
+                    "Change the prompt and try again; nothing was charged."
+                )
+            if row.max_count is not None and request.n > row.max_count:
+                raise PolicyRefusal(
+                    f"This server allows at most {row.max_count} image"
+                    f"{'s' if row.max_count != 1 else ''} per request — you asked for "
+                    f"{request.n}. Nothing was charged."
+                )
+            if row.max_resolution is not None and request.resolution is not None:
+                asked = RESOLUTION_RANK.get(request.resolution, 0)
+                if asked > RESOLUTION_RANK[row.max_resolution]:
+                    raise PolicyRefusal(
+                        f"This server allows resolutions up to {row.max_resolution.upper()} — "
+                        f"you asked for {request.resolution.upper()}. Nothing was charged."
+                    )
+        if self.quotas is not None:
+            credits = self.quotas.cost(
+                request.model, request.resolution, request.quality, request.n
+            )
+            member = MemberRef(
+                ctx.guild_id, ctx.member_id, tuple(ctx.role_ids), bool(ctx.can_manage_guild)
+            )
+            await self.quotas.precheck(member, credits)
+
+    async def defaults(self, guild_id: int | None) -> GuildDefaults:
+        """Return the server's defaults (the operator's where the server set none)."""
+        return await self.settings.defaults(guild_id)

@@ -1,0 +1,223 @@
+"""Moderator settings of a server: art channels, gallery, defaults, limits, blocklist, audit log.
+
+No Discord here: channels and members are ids; every change is recorded in the audit log by
+the storage layer in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.clock import Clock, SystemClock
+from bot.guild_settings.blocklist import BlocklistError, normalize_term
+from bot.guild_settings.records import GuildSettingsRow
+from bot.policy import GuildDefaults
+from bot.quota.records import AuditEntry
+from bot.storage.base import GuildSettingsStore
+from bot.toapis.catalog import CATALOG
+
+__all__ = [
+    "MAX_ART_CHANNELS",
+    "MAX_BLOCKLIST_TERMS",
+    "RESOLUTION_RANK",
+    "GuildSettingsService",
+    "SettingsError",
+]
+
+MAX_ART_CHANNELS = 25
+MAX_BLOCKLIST_TERMS = 200
+RESOLUTION_RANK = {"1k": 1, "2k": 2, "4k": 3}
+CLEAR = "default"  # the option value that puts a setting back to the operator's default
+
+
+class SettingsError(ValueError):
+    """A moderator's input is not valid; the message says what to change."""
+
+
+def _clearing(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in {CLEAR, "clear", "none", "reset"}
+
+
+class GuildSettingsService:
+    """Read and change a server's settings; ``defaults`` fills options a member left out."""
+
+    def __init__(
+        self, store: GuildSettingsStore, *, operator: GuildDefaults, clock: Clock | None = None
+    ) -> None:
+        self.store = store
+        self.operator = operator
+        self.clock: Clock = clock or SystemClock()
+
+    async def get(self, guild_id: int) -> GuildSettingsRow:
+        return await self.store.get(guild_id)
+
+    # -- art channels and gallery -------------------------------------------------------------
+
+    async def add_channel(self, guild_id: int, channel_id: int, actor_id: int) -> bool:
+        """Allow generation in ``channel_id``; False if it was already an art channel."""
+        row = await self.store.get(guild_id)
+        if channel_id in row.channels:
+            return False
+        if len(row.channels) >= MAX_ART_CHANNELS:
+            raise SettingsError(
+                f"A server can have at most {MAX_ART_CHANNELS} art channels — remove one first."
+            )
+        return await self.store.add_channel(
+            guild_id, channel_id, actor_id=actor_id, now=self.clock.now()
+        )
+
+    async def remove_channel(self, guild_id: int, channel_id: int, actor_id: int) -> bool:
+        """Stop listing ``channel_id``; False if it was not an art channel."""
+        return await self.store.remove_channel(
+            guild_id, channel_id, actor_id=actor_id, now=self.clock.now()
+        )
+
+    async def set_gallery(
+        self, guild_id: int, channel_id: int | None, actor_id: int
+    ) -> tuple[int | None, int | None]:
+        """Set (or with None, turn off) the gallery channel; return (before, after)."""
+        before, after = await self.store.update(
+            guild_id, actor_id=actor_id, now=self.clock.now(), gallery_channel_id=channel_id
+        )
+        return before.gallery_channel_id, after.gallery_channel_id
+
+    # -- defaults and limits ------------------------------------------------------------------
+
+    async def set_defaults(
+        self,
+        guild_id: int,
+        actor_id: int,
+        *,
+        model: str | None = None,
+        quality: str | None = None,
+        resolution: str | None = None,
+    ) -> tuple[GuildSettingsRow, GuildSettingsRow]:
+        """Set the server's default model/quality/resolution (``default`` clears one)."""
+        changes: dict[str, object] = {}
+        if model is not None:
+            if _clearing(model):
+                changes["default_model"] = None
+            elif model not in CATALOG:
+                raise SettingsError(f"Unknown model `{model[:40]}` — pick {' or '.join(CATALOG)}.")
+            else:
+                changes["default_model"] = model
+        if quality is not None:
+            if _clearing(quality):
+                changes["default_quality"] = None
+            elif quality not in ("low", "medium", "high"):
+                raise SettingsError("Quality must be low, medium or high.")
+            else:
+                changes["default_quality"] = quality
+        if resolution is not None:
+            if _clearing(resolution):
+                changes["default_resolution"] = None
+            elif resolution not in RESOLUTION_RANK:
+                raise SettingsError("Resolution must be 1k, 2k or 4k.")
+            else:
+                changes["default_resolution"] = resolution
+        return await self._update(guild_id, actor_id, changes)
+
+    async def set_limits(
+        self,
+        guild_id: int,
+        actor_id: int,
+        *,
+        max_count: int | None = None,
+        max_resolution: str | None = None,
+    ) -> tuple[GuildSettingsRow, GuildSettingsRow]:
+        """Set the most images per request (0 clears) and the highest resolution allowed."""
+        changes: dict[str, object] = {}
+        ceiling = self.operator.max_count
+        if max_count is not None:
+            if max_count == 0:
+                changes["max_count"] = None
+            elif not 1 <= max_count <= ceiling:
+                raise SettingsError(
+                    f"The most images per request must be from 1 to {ceiling} (0 = no server limit)."
+                )
+            else:
+                changes["max_count"] = max_count
+        if max_resolution is not None:
+            if _clearing(max_resolution):
+                changes["max_resolution"] = None
+            elif max_resolution not in RESOLUTION_RANK:
+                raise SettingsError("The highest resolution must be 1k, 2k or 4k.")
+            else:
+                changes["max_resolution"] = max_resolution
+        return await self._update(guild_id, actor_id, changes)
+
+    async def _update(
+        self, guild_id: int, actor_id: int, changes: dict[str, object]
+    ) -> tuple[GuildSettingsRow, GuildSettingsRow]:
+        if not changes:
+            row = await self.store.get(guild_id)
+            return row, row
+        return await self.store.update(guild_id, actor_id=actor_id, now=self.clock.now(), **changes)
+
+    async def defaults(self, guild_id: int | None) -> GuildDefaults:
+        """Return the defaults for options a member leaves out, and the image-count ceiling."""
+        if guild_id is None:
+            return self.operator
+        row = await self.store.get(guild_id)
+        model = row.default_model or self.operator.model
+        caps = CATALOG.get(model)
+        out = replace(self.operator, model=model)
+        if caps is not None and model != self.operator.model and out.size not in caps.sizes:
+            out = replace(out, size=caps.default_size)
+        if caps is not None and caps.resolutions is None:
+            out = replace(out, resolution=None)
+        elif row.default_resolution:
+            out = replace(out, resolution=row.default_resolution)
+        elif out.resolution is None:
+            out = replace(out, resolution="1k")
+        if caps is not None and caps.qualities is None:
+            out = replace(out, quality=None)
+        elif row.default_quality:
+            out = replace(out, quality=row.default_quality)
+        elif out.quality is None:
+            out = replace(out, quality="medium")
+        if row.max_resolution and out.resolution is not None:
+            if RESOLUTION_RANK[out.resolution] > RESOLUTION_RANK[row.max_resolution]:
+                out = replace(out, resolution=row.max_resolution)
+        if out.resolution == "4k" and caps is not None and out.size not in caps.resolution_4k_sizes:
+            out = replace(out, size=caps.resolution_4k_sizes[0])
+        if row.max_count is not None:
+            out = replace(out, max_count=min(out.max_count, row.max_count))
+        return out
+
+    # -- blocklist ----------------------------------------------------------------------------
+
+    async def add_term(self, guild_id: int, term: str, actor_id: int) -> tuple[str, bool]:
+        """Block a word or phrase; return (stored form, whether it was new)."""
+        try:
+            normalized = normalize_term(term)
+        except BlocklistError as exc:
+            raise SettingsError(str(exc)) from None
+        row = await self.store.get(guild_id)
+        if normalized in row.blocklist:
+            return normalized, False
+        if len(row.blocklist) >= MAX_BLOCKLIST_TERMS:
+            raise SettingsError(
+                f"The blocklist holds at most {MAX_BLOCKLIST_TERMS} terms — remove one first."
+            )
+        added = await self.store.add_term(
+            guild_id, normalized, actor_id=actor_id, now=self.clock.now()
+        )
+        return normalized, added
+
+    async def remove_term(self, guild_id: int, term: str, actor_id: int) -> tuple[str, bool]:
+        """Unblock a word or phrase; return (stored form, whether it was listed)."""
+        try:
+            normalized = normalize_term(term)
+        except BlocklistError as exc:
+            raise SettingsError(str(exc)) from None
+        removed = await self.store.remove_term(
+            guild_id, normalized, actor_id=actor_id, now=self.clock.now()
+        )
+        return normalized, removed
+
+    # -- audit --------------------------------------------------------------------------------
+
+    async def audit(self, guild_id: int, limit: int = 15) -> list[AuditEntry]:
+        """Return the newest moderator changes, newest first."""
+        return await self.store.audit(guild_id, limit=max(1, min(limit, 50)))
