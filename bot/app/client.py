@@ -27,6 +27,7 @@ from discord.ext import commands
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import GenerationFlow
+from bot.app.gallery import GalleryDelivery
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -36,6 +37,7 @@ from bot.jobs.hooks import ChargeHook, NoCharge
 from bot.jobs.strategy import AdaptiveStrategy
 from bot.jobs.toapis_service import ToAPIsService
 from bot.jobs.upload_cache import CachedUploads
+from bot.moderation import Moderation, build_moderation
 from bot.policy import GenerationPolicy, GuildDefaults, PermissivePolicy
 from bot.storage import Database, open_database
 from bot.toapis import ClientTimeouts, RetryPolicy, ToAPIsClient
@@ -53,7 +55,7 @@ __all__ = [
 ]
 
 #: Extensions loaded at start-up, in order.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.jobs")
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.jobs", "cogs.quota", "cogs.settings")
 #: ``bot_meta`` key of the hash of the last globally synced command tree.
 SYNC_HASH_KEY = "commands.global_hash"
 
@@ -114,6 +116,10 @@ class AtelierBot(commands.Bot):
         self.settings = settings
         self.policy: GenerationPolicy = policy or PermissivePolicy(config_defaults(settings))
         self.charge: ChargeHook = charge or NoCharge()
+        # Left out: quotas and server settings (bot.moderation) are used once the database is open.
+        self._own_policy = policy is None
+        self._own_charge = charge is None
+        self.moderation: Moderation
         self.extension_names: tuple[str, ...] = tuple(extensions)
         self.sync_only = sync_only
         self.engine_clock = engine_clock or SystemClock()
@@ -132,6 +138,13 @@ class AtelierBot(commands.Bot):
     async def setup_hook(self) -> None:
         settings = self.settings
         self.db = await open_database(settings.database_url)
+        self.moderation = build_moderation(
+            settings, self.db, clock=self.engine_clock, operator=config_defaults(settings)
+        )
+        if self._own_policy:
+            self.policy = self.moderation.policy
+        if self._own_charge:
+            self.charge = self.moderation.quotas
         self.session = aiohttp.ClientSession()
         client = ToAPIsClient(
             self.session,
@@ -153,7 +166,7 @@ class AtelierBot(commands.Bot):
         self.engine = Engine(
             self.db,
             service,
-            self.delivery,
+            GalleryDelivery(self.delivery, self, self.moderation.settings),
             config=engine_config(settings),
             clock=self.engine_clock,
             charge=self.charge,

@@ -66,9 +66,8 @@ async def test_upscale_of_an_image_already_at_the_top_is_refused(atelier: Atelie
 
 async def test_button_generations_go_through_the_same_validation(atelier: Atelier) -> None:
     msg = await _first_result(atelier, {"prompt": "four", "count": 4})
-    from dataclasses import replace
-
-    atelier.bot.policy._defaults = replace(atelier.bot.policy._defaults, max_count=2)  # type: ignore[attr-defined]
+    # The server's moderators lower the limit after the first result (issue 6's /settings limits).
+    await atelier.bot.moderation.settings.set_limits(atelier.studio.guild.id, 0, max_count=2)
     click = atelier.discord.click(msg, "atelier:reroll:1")  # type: ignore[arg-type]
     answer = await private_answer(atelier.discord, click)
     assert "you asked for 4" in answer.content

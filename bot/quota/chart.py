@@ -1,0 +1,103 @@
+"""Render a usage report to a PNG chart with Pillow: credits per day as bars, by model as a
+stacked strip, and the top members listed. No Discord, no matplotlib."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+from PIL import Image, ImageDraw, ImageFont
+
+from bot.quota.records import UsageReport
+
+__all__ = ["render_usage_chart"]
+
+WIDTH, HEIGHT = 960, 480
+BG = (30, 31, 34)
+FG = (230, 230, 235)
+MUTED = (150, 152, 160)
+GRID = (60, 62, 68)
+BAR = (88, 101, 242)
+MODEL_COLOURS = [(88, 101, 242), (235, 69, 158), (87, 242, 135), (254, 231, 92), (237, 66, 69)]
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _text_width(draw: ImageDraw.ImageDraw, text: str, font: object) -> float:
+    return float(draw.textlength(text, font=font))  # type: ignore[arg-type]
+
+
+def render_usage_chart(
+    report: UsageReport, *, title: str, names: Mapping[int, str] | None = None
+) -> bytes:
+    """Return PNG bytes: a bar per day (left), by model and the top members (right)."""
+    names = names or {}
+    img = Image.new("RGB", (WIDTH, HEIGHT), BG)
+    draw = ImageDraw.Draw(img)
+    big, small, tiny = _font(22), _font(15), _font(12)
+    draw.text((24, 16), title[:80], fill=FG, font=big)
+    draw.text(
+        (24, 46),
+        f"{report.total:,} credits committed · {report.in_flight:,} reserved by unfinished jobs",
+        fill=MUTED,
+        font=small,
+    )
+
+    # Bars: credits per day.
+    left, top, right, bottom = 70, 90, 640, HEIGHT - 50
+    peak = max((c for _, c in report.days), default=0)
+    scale_max = max(1, peak)
+    for i in range(5):
+        y = bottom - (bottom - top) * i / 4
+        draw.line((left, y, right, y), fill=GRID, width=1)
+        label = f"{round(scale_max * i / 4):,}"
+        draw.text((left - 8 - _text_width(draw, label, tiny), y - 7), label, fill=MUTED, font=tiny)
+    n = max(1, len(report.days))
+    slot = (right - left) / n
+    bar_w = max(1.0, slot * 0.7)
+    every = max(1, round(n / 10))
+    for i, (day, credits) in enumerate(report.days):
+        x0 = left + i * slot + (slot - bar_w) / 2
+        h = (bottom - top) * credits / scale_max
+        if credits:
+            draw.rectangle((x0, bottom - h, x0 + bar_w, bottom), fill=BAR)
+        if i % every == 0 or i == n - 1:
+            label = day[5:]  # MM-DD
+            w = _text_width(draw, label, tiny)
+            draw.text((x0 + bar_w / 2 - w / 2, bottom + 6), label, fill=MUTED, font=tiny)
+    draw.line((left, bottom, right, bottom), fill=MUTED, width=1)
+
+    # Right panel: by model (stacked strip with legend), then top members.
+    px = 680
+    draw.text((px, 90), "By model", fill=FG, font=small)
+    total_models = sum(c for _, c in report.by_model)
+    x = float(px)
+    for i, (_, credits) in enumerate(report.by_model):
+        w = 250 * credits / total_models if total_models else 0
+        draw.rectangle((x, 116, x + w, 132), fill=MODEL_COLOURS[i % len(MODEL_COLOURS)])
+        x += w
+    if not report.by_model:
+        draw.rectangle((px, 116, px + 250, 132), outline=GRID)
+    y = 142
+    for i, (model, credits) in enumerate(report.by_model[:5]):
+        draw.rectangle((px, y + 3, px + 10, y + 13), fill=MODEL_COLOURS[i % len(MODEL_COLOURS)])
+        draw.text((px + 16, y), f"{model[:24]}  {credits:,}", fill=FG, font=tiny)
+        y += 20
+    y = max(y + 16, 250)
+    draw.text((px, y), "Top members", fill=FG, font=small)
+    y += 26
+    if not report.top_members:
+        draw.text((px, y), "nothing spent yet", fill=MUTED, font=tiny)
+    for rank, (member, credits) in enumerate(report.top_members[:5], start=1):
+        name = names.get(member) or f"member {member}"
+        draw.text((px, y), f"{rank}. {name[:22]}  {credits:,}", fill=FG, font=tiny)
+        y += 20
+
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

@@ -1,0 +1,328 @@
+"""``/quota``: members see their credits; moderators set budgets, grant, reset and see usage.
+
+A thin adapter to ``bot.quota.service.QuotaService``. Discord shows one ``/quota`` group to
+everyone (visibility is per top-level command), so every moderator subcommand checks Manage
+Server itself on each call.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app.errors import UserFacingError
+from bot.quota.chart import render_usage_chart
+from bot.quota.records import UNLIMITED, GuildQuotaRow
+from bot.quota.service import MemberRef, QuotaError, QuotaService, QuotaStatus, day_label
+
+if TYPE_CHECKING:
+    from bot.app.client import AtelierBot
+
+NONE = discord.AllowedMentions.none()
+Limit = app_commands.Range[str, 1, 20]
+
+
+def _limit(value: int | None) -> str:
+    return "unlimited" if value is None else f"{value:,}"
+
+
+def _stored(value: int | None, default: int | None) -> str:
+    if value is None:
+        return f"default ({_limit(default)})"
+    return "unlimited" if value == UNLIMITED else f"{value:,}"
+
+
+def _when(ts: float) -> str:
+    return f"<t:{int(ts)}:R>"
+
+
+def require_manager(interaction: discord.Interaction[Any]) -> None:
+    """Refuse unless the member has Manage Server (checked on every call, whatever Discord shows)."""
+    if interaction.guild_id is None or not interaction.permissions.manage_guild:
+        raise UserFacingError(
+            "Only moderators with the Manage Server permission can change quotas. "
+            "Use `/quota me` to see your own credits."
+        )
+
+
+def member_ref(interaction: discord.Interaction[Any]) -> MemberRef:
+    user = interaction.user
+    roles = tuple(r.id for r in getattr(user, "roles", ()) if not r.is_default())
+    return MemberRef(interaction.guild_id, user.id, roles, interaction.permissions.manage_guild)
+
+
+class Quota(
+    commands.GroupCog,
+    group_name="quota",
+    group_description="Image credits: what you have left; moderators set budgets",
+):
+    """Credits for members and moderators."""
+
+    def __init__(self, bot: AtelierBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @property
+    def quotas(self) -> QuotaService:
+        return self.bot.moderation.quotas
+
+    async def _say(self, interaction: discord.Interaction[Any], text: str, **kw: Any) -> None:
+        await interaction.response.send_message(
+            text[:2000], ephemeral=True, allowed_mentions=NONE, **kw
+        )
+
+    # -- members ------------------------------------------------------------------------------
+
+    @app_commands.command(name="me", description="Your credits left today, the server's, and costs")
+    @app_commands.guild_only()
+    async def me(self, interaction: discord.Interaction[Any]) -> None:
+        status = await self.quotas.status(member_ref(interaction))
+        embed = discord.Embed(title="Your image credits")
+        embed.add_field(name="You, today", value=self._mine(status), inline=False)
+        pool = self._pool(status)
+        if pool:
+            embed.add_field(name="This server", value=pool, inline=False)
+        embed.add_field(
+            name="What requests cost (credits per image)",
+            value="\n".join(self.quotas.credits.lines())[:1024],
+            inline=False,
+        )
+        embed.set_footer(text="Failed, cancelled or undelivered requests cost nothing.")
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
+
+    @staticmethod
+    def _mine(status: QuotaStatus) -> str:
+        limits, usage = status.limits, status.usage
+        if limits.member_daily is None:
+            head = (
+                "No daily limit (moderator exemption)."
+                if limits.exempt
+                else "No daily limit for you."
+            )
+            lines = [f"{head} Used today: {usage.member_day:,} credits."]
+        else:
+            lines = [
+                f"**{status.member_left:,}** of {limits.member_daily:,} credits left "
+                f"({limits.source}); resets {_when(status.windows.day_resets_at)}."
+            ]
+        if usage.grant_balance:
+            lines.append(f"Plus **{usage.grant_balance:,}** granted credits (used once).")
+        spendable = status.spendable
+        if spendable is not None and (
+            status.limits.member_daily is None
+            or spendable < (status.member_left or 0) + usage.grant_balance
+        ):
+            lines.append(f"You can spend {spendable:,} right now (the server pool is lower).")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _pool(status: QuotaStatus) -> str:
+        lines = []
+        if status.limits.pool_daily is not None:
+            lines.append(
+                f"Today: {status.pool_day_left:,} of {status.limits.pool_daily:,} credits left; "
+                f"resets {_when(status.windows.day_resets_at)}."
+            )
+        if status.limits.pool_monthly is not None:
+            lines.append(
+                f"This month: {status.pool_month_left:,} of {status.limits.pool_monthly:,} "
+                f"credits left; resets {_when(status.windows.month_resets_at)}."
+            )
+        return "\n".join(lines)
+
+    # -- moderators ---------------------------------------------------------------------------
+
+    def _describe(self, row: GuildQuotaRow) -> str:
+        d = self.quotas.defaults
+        return "\n".join(
+            [
+                f"Daily pool: {_stored(row.pool_daily, d.pool_daily)}",
+                f"Monthly pool: {_stored(row.pool_monthly, d.pool_monthly)}",
+                f"Member daily cap: {_stored(row.member_daily, d.member_daily)}",
+                f"Moderators exempt: {'yes' if row.exempt_moderators else 'no'}",
+                f"Time zone: {row.timezone or 'UTC'}",
+            ]
+        )
+
+    @app_commands.command(
+        name="server", description="Moderators: the server's credit pool, default cap, time zone"
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(
+        daily="Credits per day for the whole server, or 'unlimited'",
+        monthly="Credits per month for the whole server, or 'unlimited'",
+        member_daily="Default credits per member per day, or 'unlimited'",
+        timezone="Time zone for the daily and monthly resets, e.g. Europe/Paris (default UTC)",
+        exempt_moderators="Members with Manage Server have no daily cap",
+    )
+    async def server(
+        self,
+        interaction: discord.Interaction[Any],
+        daily: Limit | None = None,
+        monthly: Limit | None = None,
+        member_daily: Limit | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        exempt_moderators: bool | None = None,
+    ) -> None:
+        require_manager(interaction)
+        assert interaction.guild_id is not None
+        try:
+            before, after = await self.quotas.configure_server(
+                interaction.guild_id,
+                interaction.user.id,
+                daily=daily,
+                monthly=monthly,
+                member_daily=member_daily,
+                timezone=timezone,
+                exempt_moderators=exempt_moderators,
+            )
+        except QuotaError as exc:
+            raise UserFacingError(str(exc)) from None
+        head = "Quota settings updated." if before != after else "Quota settings (unchanged):"
+        await self._say(interaction, f"{head}\n{self._describe(after)}")
+
+    @app_commands.command(name="member", description="Moderators: one member's own daily cap")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        member="The member", daily="Credits per day, 'unlimited', or 'default' to remove"
+    )
+    async def member(
+        self, interaction: discord.Interaction[Any], member: discord.Member, daily: Limit
+    ) -> None:
+        require_manager(interaction)
+        assert interaction.guild_id is not None
+        try:
+            before, after = await self.quotas.set_member_cap(
+                interaction.guild_id, member.id, daily, interaction.user.id
+            )
+        except QuotaError as exc:
+            raise UserFacingError(str(exc)) from None
+        await self._say(
+            interaction,
+            f"Daily cap of {member.mention}: {_stored(before, None) if before is not None else 'none'}"
+            f" → {_stored(after, None) if after is not None else 'none (roles and server default apply)'}.",
+        )
+
+    @app_commands.command(name="role", description="Moderators: the daily cap of a role's members")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        role="The role",
+        daily="Credits per day, 'unlimited', or 'default' to remove (most generous role wins)",
+    )
+    async def role(
+        self, interaction: discord.Interaction[Any], role: discord.Role, daily: Limit
+    ) -> None:
+        require_manager(interaction)
+        assert interaction.guild_id is not None
+        try:
+            before, after = await self.quotas.set_role_cap(
+                interaction.guild_id, role.id, daily, interaction.user.id
+            )
+        except QuotaError as exc:
+            raise UserFacingError(str(exc)) from None
+        await self._say(
+            interaction,
+            f"Daily cap of {role.mention}: {_stored(before, None) if before is not None else 'none'}"
+            f" → {_stored(after, None) if after is not None else 'none'}.",
+        )
+
+    @app_commands.command(name="grant", description="Moderators: give a member extra credits once")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        member="The member", credits="Extra credits (a negative number takes unspent ones back)"
+    )
+    async def grant(
+        self,
+        interaction: discord.Interaction[Any],
+        member: discord.Member,
+        credits: app_commands.Range[int, -1_000_000, 1_000_000],
+    ) -> None:
+        require_manager(interaction)
+        assert interaction.guild_id is not None
+        try:
+            balance = await self.quotas.grant(
+                interaction.guild_id, member.id, credits, interaction.user.id
+            )
+        except QuotaError as exc:
+            raise UserFacingError(str(exc)) from None
+        await self._say(
+            interaction,
+            f"{member.mention} now has {balance:,} granted credits, spent after their daily cap.",
+        )
+
+    @app_commands.command(
+        name="reset", description="Moderators: forgive today's usage of a member, or of everyone"
+    )
+    @app_commands.guild_only()
+    @app_commands.describe(
+        member="Only this member (leave out: the server pool, today and this month, and everyone)"
+    )
+    async def reset(
+        self, interaction: discord.Interaction[Any], member: discord.Member | None = None
+    ) -> None:
+        require_manager(interaction)
+        assert interaction.guild_id is not None
+        forgiven = await self.quotas.reset(
+            interaction.guild_id, member.id if member else None, interaction.user.id
+        )
+        who = (
+            f"{member.mention}'s usage today"
+            if member
+            else "the server pool (today and this month) and everyone's usage today"
+        )
+        await self._say(interaction, f"Reset {who}: {forgiven:,} credits forgiven.")
+
+    @app_commands.command(name="usage", description="Moderators: credits spent, with a chart")
+    @app_commands.guild_only()
+    @app_commands.describe(days="How many days back (1-90, default 7)")
+    async def usage(
+        self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, 90] = 7
+    ) -> None:
+        require_manager(interaction)
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report, _ = await self.quotas.usage_report(interaction.guild_id, days)
+        names: dict[int, str] = {}
+        guild = interaction.guild
+        for member_id, _credits in report.top_members:
+            m = guild.get_member(member_id) if guild else None
+            if m is not None:
+                names[member_id] = m.display_name
+        png = render_usage_chart(
+            report, title=f"Credits per day, last {days} day{'s' if days != 1 else ''}", names=names
+        )
+        embed = discord.Embed(
+            title=f"Usage, last {days} day{'s' if days != 1 else ''}",
+            description=f"**{report.total:,}** credits spent; {report.in_flight:,} reserved by "
+            "unfinished jobs.",
+        )
+        busiest = max(report.days, key=lambda d: d[1], default=None)
+        if busiest is not None and busiest[1]:
+            embed.add_field(name="Busiest day", value=f"{day_label(busiest[0])}: {busiest[1]:,}")
+        if report.top_members:
+            embed.add_field(
+                name="Top members",
+                value="\n".join(f"<@{m}> {c:,}" for m, c in report.top_members),
+                inline=False,
+            )
+        if report.by_model:
+            embed.add_field(
+                name="By model",
+                value="\n".join(f"{m}: {c:,}" for m, c in report.by_model),
+                inline=False,
+            )
+        embed.set_image(url="attachment://usage.png")
+        await interaction.followup.send(
+            embed=embed,
+            file=discord.File(io.BytesIO(png), filename="usage.png"),
+            ephemeral=True,
+            allowed_mentions=NONE,
+        )
+
+
+async def setup(bot: AtelierBot) -> None:
+    await bot.add_cog(Quota(bot))

@@ -1,0 +1,292 @@
+"""``/settings``: where and how Atelier works on a server (moderators with Manage Server).
+
+A thin adapter to ``bot.guild_settings.service.GuildSettingsService``. The group carries
+``default_permissions(manage_guild)`` so Discord hides it from members, and every subcommand
+also checks the permission itself, since server admins can change what Discord shows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app.errors import UserFacingError
+from bot.guild_settings.policy import channel_list
+from bot.guild_settings.service import GuildSettingsService, SettingsError
+from bot.toapis.catalog import CATALOG
+
+if TYPE_CHECKING:
+    from bot.app.client import AtelierBot
+
+Choice = app_commands.Choice
+NONE = discord.AllowedMentions.none()
+DEFAULT = Choice(name="Bot default", value="default")
+MODEL_CHOICES = [Choice(name=name, value=name) for name in CATALOG] + [DEFAULT]
+QUALITY_CHOICES = [Choice(name=q, value=q) for q in ("low", "medium", "high")] + [DEFAULT]
+RESOLUTION_CHOICES = [Choice(name=r.upper(), value=r) for r in ("1k", "2k", "4k")] + [DEFAULT]
+Term = app_commands.Range[str, 1, 100]
+
+
+def require_manager(interaction: discord.Interaction[Any]) -> int:
+    """Return the server id, or refuse unless the member has Manage Server."""
+    if interaction.guild_id is None or not interaction.permissions.manage_guild:
+        raise UserFacingError("Only moderators with the Manage Server permission can do that.")
+    return interaction.guild_id
+
+
+def _value(choice: Choice[str] | None) -> str | None:
+    return None if choice is None else choice.value
+
+
+def _show(value: object, fallback: str = "bot default") -> str:
+    return fallback if value is None else str(value)
+
+
+def _subject(action: str, subject: str | None) -> str:
+    if not subject or not subject.isdigit():
+        return f" {subject}" if subject else ""
+    if action == "quota.role_daily":
+        return f" <@&{subject}>"
+    if action.startswith("quota."):
+        return f" <@{subject}>"
+    return ""  # channels: the value shows the channel
+
+
+def _audit_value(action: str, value: str | None) -> str:
+    if value is None:
+        return "—"
+    if action in ("settings.channels", "settings.gallery_channel_id") and value.isdigit():
+        return f"<#{value}>"
+    if action.startswith("quota.") and value == "-1":
+        return "unlimited"
+    if value in ("true", "false"):
+        return "yes" if value == "true" else "no"
+    return value
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Settings(
+    commands.GroupCog,
+    group_name="settings",
+    group_description="Moderators: art channels, gallery, defaults, limits, blocklist, audit",
+):
+    """Server settings for moderators."""
+
+    channels = app_commands.Group(
+        name="channels", description="Art channels: where images are made"
+    )
+    blocklist = app_commands.Group(
+        name="blocklist", description="Words and phrases refused in prompts"
+    )
+
+    def __init__(self, bot: AtelierBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @property
+    def service(self) -> GuildSettingsService:
+        return self.bot.moderation.settings
+
+    async def _say(self, interaction: discord.Interaction[Any], text: str) -> None:
+        await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NONE)
+
+    # -- art channels -------------------------------------------------------------------------
+
+    @channels.command(name="add", description="Allow image generation in a channel")
+    @app_commands.describe(channel="The channel")
+    async def channels_add(
+        self, interaction: discord.Interaction[Any], channel: discord.TextChannel
+    ) -> None:
+        guild_id = require_manager(interaction)
+        try:
+            added = await self.service.add_channel(guild_id, channel.id, interaction.user.id)
+        except SettingsError as exc:
+            raise UserFacingError(str(exc)) from None
+        row = await self.service.get(guild_id)
+        head = (
+            f"{channel.mention} is now an art channel."
+            if added
+            else (f"{channel.mention} was already an art channel.")
+        )
+        await self._say(interaction, f"{head} Images can be made in {channel_list(row.channels)}.")
+
+    @channels.command(name="remove", description="Stop image generation in a channel")
+    @app_commands.describe(channel="The channel")
+    async def channels_remove(
+        self, interaction: discord.Interaction[Any], channel: discord.TextChannel
+    ) -> None:
+        guild_id = require_manager(interaction)
+        removed = await self.service.remove_channel(guild_id, channel.id, interaction.user.id)
+        row = await self.service.get(guild_id)
+        head = (
+            f"{channel.mention} is no longer an art channel."
+            if removed
+            else f"{channel.mention} was not an art channel."
+        )
+        where = (
+            f"Images can be made in {channel_list(row.channels)}."
+            if row.channels
+            else "No art channels are left: images can be made in every channel."
+        )
+        await self._say(interaction, f"{head} {where}")
+
+    @channels.command(name="list", description="The art channels")
+    async def channels_list(self, interaction: discord.Interaction[Any]) -> None:
+        guild_id = require_manager(interaction)
+        row = await self.service.get(guild_id)
+        if not row.channels:
+            await self._say(interaction, "No art channels: images can be made in every channel.")
+            return
+        await self._say(interaction, f"Images can be made only in {channel_list(row.channels)}.")
+
+    # -- gallery, defaults, limits ------------------------------------------------------------
+
+    @app_commands.command(
+        name="gallery", description="Also post every finished image to a channel (leave out: off)"
+    )
+    @app_commands.describe(channel="The gallery channel; leave out to turn the gallery off")
+    async def gallery(
+        self, interaction: discord.Interaction[Any], channel: discord.TextChannel | None = None
+    ) -> None:
+        guild_id = require_manager(interaction)
+        before, after = await self.service.set_gallery(
+            guild_id, channel.id if channel else None, interaction.user.id
+        )
+        if after is None:
+            text = "The gallery is off." + (f" (It was <#{before}>.)" if before else "")
+        else:
+            text = f"Every finished image is now also posted to <#{after}>."
+        await self._say(interaction, text)
+
+    @app_commands.command(
+        name="defaults", description="This server's default model, quality and resolution"
+    )
+    @app_commands.describe(
+        model="Default model", quality="Default quality", resolution="Default resolution"
+    )
+    @app_commands.choices(
+        model=MODEL_CHOICES, quality=QUALITY_CHOICES, resolution=RESOLUTION_CHOICES
+    )
+    async def defaults(
+        self,
+        interaction: discord.Interaction[Any],
+        model: Choice[str] | None = None,
+        quality: Choice[str] | None = None,
+        resolution: Choice[str] | None = None,
+    ) -> None:
+        guild_id = require_manager(interaction)
+        try:
+            _, row = await self.service.set_defaults(
+                guild_id,
+                interaction.user.id,
+                model=_value(model),
+                quality=_value(quality),
+                resolution=_value(resolution),
+            )
+        except SettingsError as exc:
+            raise UserFacingError(str(exc)) from None
+        d = await self.service.defaults(guild_id)
+        await self._say(
+            interaction,
+            "Defaults for requests that leave them out:\n"
+            f"Model: {_show(row.default_model)} → {d.model}\n"
+            f"Quality: {_show(row.default_quality)} → {d.quality or 'n/a'}\n"
+            f"Resolution: {_show(row.default_resolution)} → {(d.resolution or 'n/a').upper()}",
+        )
+
+    @app_commands.command(
+        name="limits", description="Most images per request and highest resolution"
+    )
+    @app_commands.describe(
+        max_count="Most images per request (0 = the bot's limit)",
+        max_resolution="Highest resolution allowed",
+    )
+    @app_commands.choices(max_resolution=RESOLUTION_CHOICES)
+    async def limits(
+        self,
+        interaction: discord.Interaction[Any],
+        max_count: app_commands.Range[int, 0, 10] | None = None,
+        max_resolution: Choice[str] | None = None,
+    ) -> None:
+        guild_id = require_manager(interaction)
+        try:
+            _, row = await self.service.set_limits(
+                guild_id,
+                interaction.user.id,
+                max_count=max_count,
+                max_resolution=_value(max_resolution),
+            )
+        except SettingsError as exc:
+            raise UserFacingError(str(exc)) from None
+        ceiling = self.service.operator.max_count
+        await self._say(
+            interaction,
+            "Limits per request:\n"
+            f"Images: at most {row.max_count or ceiling}"
+            f"{'' if row.max_count else ' (the bot limit)'}\n"
+            f"Resolution: up to {(row.max_resolution or '4k').upper()}",
+        )
+
+    # -- blocklist ----------------------------------------------------------------------------
+
+    @blocklist.command(name="add", description="Refuse prompts containing a word or phrase")
+    @app_commands.describe(term="A word or phrase (matched as whole words, any case)")
+    async def blocklist_add(self, interaction: discord.Interaction[Any], term: Term) -> None:
+        guild_id = require_manager(interaction)
+        try:
+            stored, added = await self.service.add_term(guild_id, term, interaction.user.id)
+        except SettingsError as exc:
+            raise UserFacingError(str(exc)) from None
+        await self._say(
+            interaction,
+            f"Blocked “{stored}”." if added else f"“{stored}” was already blocked.",
+        )
+
+    @blocklist.command(name="remove", description="Allow a blocked word or phrase again")
+    @app_commands.describe(term="The blocked word or phrase")
+    async def blocklist_remove(self, interaction: discord.Interaction[Any], term: Term) -> None:
+        guild_id = require_manager(interaction)
+        try:
+            stored, removed = await self.service.remove_term(guild_id, term, interaction.user.id)
+        except SettingsError as exc:
+            raise UserFacingError(str(exc)) from None
+        await self._say(
+            interaction,
+            f"“{stored}” is no longer blocked." if removed else f"“{stored}” was not blocked.",
+        )
+
+    @blocklist.command(name="list", description="The blocked words and phrases")
+    async def blocklist_list(self, interaction: discord.Interaction[Any]) -> None:
+        guild_id = require_manager(interaction)
+        row = await self.service.get(guild_id)
+        if not row.blocklist:
+            await self._say(interaction, "Nothing is blocked.")
+            return
+        shown = ", ".join(f"“{t}”" for t in row.blocklist)
+        await self._say(interaction, f"Blocked ({len(row.blocklist)}): {shown}")
+
+    # -- audit --------------------------------------------------------------------------------
+
+    @app_commands.command(name="audit", description="Recent moderator changes: who, what, when")
+    async def audit(self, interaction: discord.Interaction[Any]) -> None:
+        guild_id = require_manager(interaction)
+        entries = await self.service.audit(guild_id, limit=15)
+        if not entries:
+            await self._say(interaction, "No moderator changes yet.")
+            return
+        lines = [
+            f"<t:{int(e.at)}:f> <@{e.actor_id}> {e.action.split('.', 1)[-1].replace('_', ' ')}"
+            f"{_subject(e.action, e.subject)}: {_audit_value(e.action, e.before)} → "
+            f"{_audit_value(e.action, e.after)}"
+            for e in entries
+        ]
+        embed = discord.Embed(title="Moderator changes", description="\n".join(lines)[:4000])
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
+
+
+async def setup(bot: AtelierBot) -> None:
+    await bot.add_cog(Settings(bot))
