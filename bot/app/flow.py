@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
-from bot.app.errors import SHOWN, UserFacingError, reply
+from bot.app.errors import SHOWN, UserFacingError
 from bot.generation import (
     UPLOAD_MAX_BYTES,
     DeclaredImage,
@@ -227,8 +227,3 @@ class GenerationFlow:
             raise GenerationRefused(
                 f"{image.label} could not be fetched from Discord — attach it again."
             ) from None
-
-
-async def tell(interaction: discord.Interaction[Any], text: str) -> None:
-    """Reply privately (a thin re-export for cogs)."""
-    await reply(interaction, text)
