@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.jobs.records import NewJob
 from tests.app.helpers import mentions_nothing, private_answer, text_of
 from tests.app.plugin import Atelier, Studio
 from tests.fakes.discord import Member, Message
@@ -176,3 +177,47 @@ async def test_usage_days_out_of_range_is_refused_by_discord_types(
     usage = next(o for o in cmd["options"] if o["name"] == "usage")
     days = usage["options"][0]
     assert (days["min_value"], days["max_value"]) == (1, 90)
+
+
+async def test_button_generations_are_charged_and_refused_the_same_way(
+    managers: Member, atelier: Atelier
+) -> None:
+    rec = atelier.slash("imagine", {"prompt": "a red fox", "quality": "high"})  # 4 credits
+    msg = await atelier.result(rec)
+    await atelier.wait_job(1, "delivered")
+    await ask(
+        atelier, "quota member", {"member": atelier.studio.alice, "daily": "6"}, member=managers
+    )
+    click = atelier.discord.click(msg, "atelier:reroll:1", member=atelier.studio.alice)
+    answer = await private_answer(atelier.discord, click)
+    assert "2 credits left today" in answer.content and "costs 4" in answer.content
+    assert len(atelier.toapis.requests_to("submit")) == 1
+
+
+async def test_reservation_refused_after_the_precheck_is_told_privately(
+    managers: Member, atelier: Atelier
+) -> None:
+    # Another request takes the last credits between the policy check and the reservation.
+    quotas = atelier.bot.moderation.quotas
+    await ask(
+        atelier, "quota member", {"member": atelier.studio.alice, "daily": "2"}, member=managers
+    )
+    real_precheck = quotas.precheck
+
+    async def precheck_then_spend(member: Any, credits: int) -> None:
+        await real_precheck(member, credits)
+        job = await atelier.bot.db.jobs.create(
+            NewJob(
+                member_id=atelier.studio.alice.id,
+                guild_id=atelier.studio.guild.id,
+                request_json='{"model": "gpt-4o-image", "prompt": "x", "n": 1}',
+            ),
+            now=0.0,
+        )
+        await quotas.reserve(job)
+
+    quotas.precheck = precheck_then_spend  # type: ignore[method-assign]
+    rec = atelier.slash("imagine", {"prompt": "a lighthouse", "quality": "medium"})
+    msg = await private_answer(atelier.discord, rec)
+    assert "0 credits left today" in msg.content and "Nothing was charged" in msg.content
+    assert atelier.toapis.requests_to("submit") == []
