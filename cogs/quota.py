@@ -183,7 +183,15 @@ class Quota(
         except QuotaError as exc:
             raise UserFacingError(str(exc)) from None
         head = "Quota settings updated." if before != after else "Quota settings (unchanged):"
-        await self._say(interaction, f"{head}\n{self._describe(after)}")
+        _, roles, members = await self.quotas.overview(interaction.guild_id)
+        lines = [head, self._describe(after)]
+        if roles:
+            shown = ", ".join(f"<@&{r}> {_stored(d, None)}" for r, d in sorted(roles.items()))
+            lines.append(f"Role caps: {shown}")
+        if members:
+            shown = ", ".join(f"<@{m}> {_stored(d, None)}" for m, d in sorted(members.items()))
+            lines.append(f"Member caps: {shown}")
+        await self._say(interaction, "\n".join(lines))
 
     @app_commands.command(name="member", description="Moderators: one member's own daily cap")
     @app_commands.guild_only()

@@ -113,6 +113,9 @@ async def test_member_role_grant_and_reset(managers: Member, atelier: Atelier) -
     assert "5 granted credits" in msg.content
     text = text_of(await ask(atelier, "quota me", member=bob))
     assert "3** of 3 credits left" in text and "5** granted" in text
+    msg = await ask(atelier, "quota server", {}, member=managers)
+    assert f"Role caps: <@&{artists.id}> 50" in msg.content
+    assert f"Member caps: <@{bob.id}> 3" in msg.content
     msg = await ask(atelier, "quota reset", {"member": bob}, member=managers)
     assert "0 credits forgiven" in msg.content
     msg = await ask(atelier, "quota reset", {}, member=managers)
@@ -169,9 +172,7 @@ async def test_delivered_generation_spends_credits_and_shows_in_usage(
     assert f"<@{atelier.studio.alice.id}>" in text  # shown, but pings nobody
 
 
-async def test_usage_days_out_of_range_is_refused_by_discord_types(
-    managers: Member, atelier: Atelier
-) -> None:
+async def test_usage_days_option_is_bounded_1_to_90(managers: Member, atelier: Atelier) -> None:
     # The option is a Range[1, 90]: the fake validates against the synced definition.
     cmd = atelier.discord.commands[None][("quota", 1)]
     usage = next(o for o in cmd["options"] if o["name"] == "usage")
