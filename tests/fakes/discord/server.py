@@ -1292,7 +1292,12 @@ class FakeDiscord:
         guild = self.guilds[rec.guild_id]  # type: ignore[index]
         channel = guild.channels[rec.channel_id]  # type: ignore[index]
         original = rec.original
-        if original is not None and original.loading and not original.deleted and rec.response_type == 5:
+        if (
+            original is not None
+            and original.loading
+            and not original.deleted
+            and rec.response_type == 5
+        ):
             # The first followup after a "thinking" defer replaces the loading message.
             self._edit_message(original, data, files, int(rec.payload["attachment_size_limit"]))
             ctx.message = original
