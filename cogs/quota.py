@@ -83,9 +83,9 @@ class Quota(
         status = await self.quotas.status(member_ref(interaction))
         embed = discord.Embed(title="Your image credits")
         embed.add_field(name="You, today", value=self._mine(status), inline=False)
-        pool = self._pool(status)
-        if pool:
-            embed.add_field(name="This server", value=pool, inline=False)
+        embed.add_field(
+            name="This server", value=self._pool(status) or "No server-wide limit.", inline=False
+        )
         embed.add_field(
             name="What requests cost (credits per image)",
             value="\n".join(self.quotas.credits.lines())[:1024],
@@ -226,6 +226,23 @@ class Quota(
     ) -> None:
         require_manager(interaction)
         assert interaction.guild_id is not None
+        if role.is_default():
+            # Everyone has @everyone: its cap is the server's default member cap.
+            value = "default" if daily.strip().lower() in ("default", "clear") else daily
+            try:
+                _, row = await self.quotas.configure_server(
+                    interaction.guild_id,
+                    interaction.user.id,
+                    member_daily=None if value == "default" else value,
+                )
+            except QuotaError as exc:
+                raise UserFacingError(str(exc)) from None
+            await self._say(
+                interaction,
+                "@everyone's cap is the server's default member cap: "
+                f"{_stored(row.member_daily, self.quotas.defaults.member_daily)}.",
+            )
+            return
         try:
             before, after = await self.quotas.set_role_cap(
                 interaction.guild_id, role.id, daily, interaction.user.id

@@ -222,3 +222,13 @@ async def test_reservation_refused_after_the_precheck_is_told_privately(
     msg = await private_answer(atelier.discord, rec)
     assert "0 credits left today" in msg.content and "Nothing was charged" in msg.content
     assert atelier.toapis.requests_to("submit") == []
+
+
+async def test_everyone_role_sets_the_server_default_cap(
+    managers: Member, atelier: Atelier
+) -> None:
+    everyone = atelier.studio.guild.roles[atelier.studio.guild.id]
+    msg = await ask(atelier, "quota role", {"role": everyone, "daily": "7"}, member=managers)
+    assert "default member cap: 7" in msg.content
+    assert "7** of 7 credits left" in text_of(await ask(atelier, "quota me"))
+    assert "No server-wide limit" in text_of(await ask(atelier, "quota me"))
