@@ -139,6 +139,10 @@ def _when(ts: float) -> str:
     return f"<t:{t}:R> (<t:{t}:f>)"
 
 
+def _credits(n: int) -> str:
+    return f"{n:,} credit" + ("" if n == 1 else "s")
+
+
 def _n(value: int | None) -> str:
     return "unlimited" if value is None else f"{value:,}"
 
@@ -205,12 +209,18 @@ class QuotaService:
             )
             tail = f"The pool resets {_when(resets)}."
         else:
-            left = (status.member_left or 0) + usage.grant_balance
+            daily_left = status.member_left or 0
+            left = daily_left + usage.grant_balance
             resets = win.day_resets_at
-            granted = f" (including {usage.grant_balance:,} granted)" if usage.grant_balance else ""
+            cap = _n(limits.member_daily)
+            where = (
+                f"{daily_left:,} of your {cap} a day plus {usage.grant_balance:,} granted"
+                if usage.grant_balance
+                else f"of your {cap} a day"
+            )
             head = (
-                f"You have {left:,} credits left today{granted} of your daily "
-                f"{_n(limits.member_daily)}, and this request costs {credits:,}."
+                f"You have {_credits(left)} left today ({where}), and this request costs "
+                f"{_credits(credits)}."
             )
             tail = f"Your credits reset {_when(resets)}."
         hint = " Try fewer images, a lower quality or resolution." if left > 0 else ""

@@ -138,7 +138,7 @@ async def test_refused_request_is_ephemeral_says_why_and_calls_nothing(
     )
     rec = atelier.slash("imagine", {"prompt": "a lighthouse", "quality": "medium"})
     msg = await private_answer(atelier.discord, rec)
-    assert "1 credits left today" in msg.content and "costs 2" in msg.content
+    assert "1 credit left today" in msg.content and "costs 2 credits" in msg.content
     assert "<t:" in msg.content and "Nothing was charged" in msg.content
     assert atelier.toapis.requests_to("submit") == []
     status = text_of(await ask(atelier, "quota me"))

@@ -193,7 +193,7 @@ async def test_grants_are_spent_after_the_daily_cap_and_refunded_on_release(
     status = await quotas.status(MemberRef(1, 7))
     assert status.usage.member_day == 2 and status.usage.grant_balance == 3
     assert status.spendable == 3
-    with pytest.raises(QuotaExceeded, match="including 3 granted"):
+    with pytest.raises(QuotaExceeded, match="plus 3 granted"):
         await quotas.reserve(await make_job(qdb, request_json=body(n=4)))
     await quotas.release(first)
     status = await quotas.status(MemberRef(1, 7))
