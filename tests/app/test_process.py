@@ -53,6 +53,7 @@ async def test_killed_mid_job_and_restarted_delivers_exactly_once(
         if e.kind in ("webhook.edit", "message.create", "webhook.followup") and e.ok and e.files
     ]
     assert len(posted) == 1
+    assert posted[0].kind == "webhook.edit"  # the token was still valid: the original was edited
     assert result_messages(fake) == [msg]
     assert "atelier:reroll:1" in msg.custom_ids()
 
