@@ -63,8 +63,13 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     """Every setting of Atelier; the environment variable is the field name in capitals."""
 
+    # env_ignore_empty: a line left blank in a copied .env.example means "use the default".
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        env_ignore_empty=True,
     )
 
     discord_token: SecretStr

@@ -43,6 +43,25 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
     assert s.dev_guild_ids == [1, 22, 333]
 
 
+def test_env_example_copied_with_only_the_secrets_filled_is_valid(tmp_path: Path) -> None:
+    example = (ROOT / ".env.example").read_text()
+    filled = example.replace("DISCORD_TOKEN=\n", f"DISCORD_TOKEN={TOKEN}\n").replace(
+        "TOAPIS_API_KEY=\n", f"TOAPIS_API_KEY={KEY}\n"
+    )
+    assert filled != example
+    (tmp_path / ".env").write_text(filled)
+    s = load_settings()
+    assert s.shard_count is None and s.dev_guild_ids == [] and s.discord_api_base is None
+
+
+def test_env_example_documents_every_setting() -> None:
+    from bot.config import Settings
+
+    example = (ROOT / ".env.example").read_text()
+    missing = [n.upper() for n in Settings.model_fields if f"\n{n.upper()}=" not in example]
+    assert missing == []
+
+
 def test_missing_secrets_name_the_variables() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings()
