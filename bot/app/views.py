@@ -9,7 +9,7 @@ each callback hands over to the bot's ``GenerationFlow`` (the same path as the c
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import discord
 
@@ -18,9 +18,8 @@ from bot.app.errors import handle_error, reply
 __all__ = [
     "DYNAMIC_ITEMS",
     "DeleteButton",
+    "ImageButton",
     "RerollButton",
-    "UpscaleButton",
-    "VaryButton",
     "failure_view",
     "result_view",
 ]
@@ -67,20 +66,24 @@ class RerollButton(
         await _run(interaction, "reroll", self.job_id)
 
 
-class VaryButton(
+class ImageButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"atelier:vary:(?P<job>[0-9]+):(?P<index>[0-9]{1,2})",
+    template=r"atelier:(?P<action>vary|upscale):(?P<job>[0-9]+):(?P<index>[0-9]{1,2})",
 ):
-    """Make variations of one image of the result (that image as the reference)."""
+    """Act on one image of the result: Vary n (that image as the reference) or Upscale n
+    (render it again at 2K, or 4K where its ratio allows)."""
 
-    def __init__(self, job_id: int, index: int) -> None:
+    LABELS: ClassVar[dict[str, str]] = {"vary": "Vary", "upscale": "Upscale"}
+
+    def __init__(self, action: str, job_id: int, index: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=f"Vary {index}",
+                label=f"{self.LABELS[action]} {index}",
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"atelier:vary:{job_id}:{index}",
+                custom_id=f"atelier:{action}:{job_id}:{index}",
             )
         )
+        self.action = action
         self.job_id = job_id
         self.index = index
 
@@ -91,42 +94,11 @@ class VaryButton(
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> VaryButton:
-        return cls(int(match["job"]), int(match["index"]))
+    ) -> ImageButton:
+        return cls(match["action"], int(match["job"]), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(interaction, "vary", self.job_id, self.index)
-
-
-class UpscaleButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"atelier:upscale:(?P<job>[0-9]+):(?P<index>[0-9]{1,2})",
-):
-    """Render one image of the result again at 2K, or 4K where its ratio allows."""
-
-    def __init__(self, job_id: int, index: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"Upscale {index}",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"atelier:upscale:{job_id}:{index}",
-            )
-        )
-        self.job_id = job_id
-        self.index = index
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> UpscaleButton:
-        return cls(int(match["job"]), int(match["index"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(interaction, "upscale", self.job_id, self.index)
+        await _run(interaction, self.action, self.job_id, self.index)
 
 
 class DeleteButton(
@@ -161,8 +133,7 @@ class DeleteButton(
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     RerollButton,
-    VaryButton,
-    UpscaleButton,
+    ImageButton,
     DeleteButton,
 )
 
@@ -180,14 +151,11 @@ def result_view(job_id: int, images: int) -> discord.ui.View:
     view.add_item(RerollButton(job_id))
     view.add_item(DeleteButton(job_id))
     images = max(0, min(images, 10))
-    for n in range(1, images + 1):
-        item = VaryButton(job_id, n)
-        item.row = 1 + (n - 1) // 5
-        view.add_item(item)
-    for n in range(1, images + 1):
-        item2 = UpscaleButton(job_id, n)
-        item2.row = (3 if images > 5 else 2) + (n - 1) // 5
-        view.add_item(item2)
+    for first_row, action in ((1, "vary"), (3 if images > 5 else 2, "upscale")):
+        for n in range(1, images + 1):
+            item = ImageButton(action, job_id, n)
+            item.row = first_row + (n - 1) // 5
+            view.add_item(item)
     return _finished(view)
 
 
