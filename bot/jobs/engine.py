@@ -358,6 +358,20 @@ class Engine:
             delay, lambda: self._spawn(self._drive(job_id), f"job-{job_id}-retry")
         )
 
+    async def _back_to_pending(self, job_id: int, source: JobState, delay: float) -> bool:
+        """Return the job to ``pending`` and drive it again after ``delay``; False if it moved on."""
+        moved = await self.store.transition(
+            job_id,
+            source,
+            JobState.PENDING,
+            now=self.clock.now(),
+            not_before=self.clock.now() + delay,
+        )
+        if moved is None:
+            return False
+        self._later(job_id, delay)
+        return True
+
     def _backoff(self, failures: int) -> float:
         ceiling = min(self.config.retry_cap, self.config.retry_base * 2 ** max(0, failures - 1))
         return ceiling * (0.5 + 0.5 * self._rng.random())
@@ -467,15 +481,7 @@ class Engine:
             await self._fail(job.id, JobState.UPLOADING, "service_unavailable", SERVICE_UNAVAILABLE)
             return None
         delay = exc.retry_after if exc.retry_after is not None else self._backoff(failures)
-        moved = await self.store.transition(
-            job.id,
-            JobState.UPLOADING,
-            JobState.PENDING,
-            now=self.clock.now(),
-            not_before=self.clock.now() + delay,
-        )
-        if moved is not None:
-            self._later(job.id, delay)
+        await self._back_to_pending(job.id, JobState.UPLOADING, delay)
         return None
 
     async def _submit(self, job: Job) -> Job | None:
@@ -559,18 +565,10 @@ class Engine:
             )
             return None
         delay = exc.retry_after if exc.retry_after is not None else self._backoff(job.attempts)
-        moved = await self.store.transition(
-            job.id,
-            JobState.SUBMITTING,
-            JobState.PENDING,
-            now=self.clock.now(),
-            not_before=self.clock.now() + delay,
-        )
-        if moved is not None:
+        if await self._back_to_pending(job.id, JobState.SUBMITTING, delay):
             log.info(
                 "job %d: submission not accepted (%s); retry in %.1fs", job.id, kind.value, delay
             )
-            self._later(job.id, delay)
         return None
 
     def _track(self, job: Job) -> None:
