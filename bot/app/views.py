@@ -17,9 +17,8 @@ from bot.app.errors import handle_error, reply
 
 __all__ = [
     "DYNAMIC_ITEMS",
-    "DeleteButton",
     "ImageButton",
-    "RerollButton",
+    "JobButton",
     "failure_view",
     "result_view",
 ]
@@ -36,20 +35,26 @@ async def _run(interaction: discord.Interaction[Any], action: str, *args: int) -
         await handle_error(interaction, exc)
 
 
-class RerollButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"atelier:reroll:(?P<job>[0-9]+)"
+class JobButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"atelier:(?P<action>reroll|delete):(?P<job>[0-9]+)",
 ):
-    """Run the same request again."""
+    """Act on the whole result: Re-roll (the same request again) or Delete the message (the
+    member who asked, or members with Manage Messages)."""
 
-    def __init__(self, job_id: int) -> None:
+    LOOKS: ClassVar[dict[str, tuple[str, str, discord.ButtonStyle]]] = {
+        "reroll": ("Re-roll", "🎲", discord.ButtonStyle.primary),
+        "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+    }
+
+    def __init__(self, action: str, job_id: int) -> None:
+        label, emoji, style = self.LOOKS[action]
         super().__init__(
             discord.ui.Button(
-                label="Re-roll",
-                emoji="🎲",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"atelier:reroll:{job_id}",
+                label=label, emoji=emoji, style=style, custom_id=f"atelier:{action}:{job_id}"
             )
         )
+        self.action = action
         self.job_id = job_id
 
     @classmethod
@@ -59,11 +64,11 @@ class RerollButton(
         item: discord.ui.Item[Any],
         match: re.Match[str],
         /,
-    ) -> RerollButton:
-        return cls(int(match["job"]))
+    ) -> JobButton:
+        return cls(match["action"], int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(interaction, "reroll", self.job_id)
+        await _run(interaction, self.action, self.job_id)
 
 
 class ImageButton(
@@ -101,40 +106,9 @@ class ImageButton(
         await _run(interaction, self.action, self.job_id, self.index)
 
 
-class DeleteButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"atelier:delete:(?P<job>[0-9]+)"
-):
-    """Delete the result message (the member who asked, or members with Manage Messages)."""
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Delete",
-                emoji="🗑️",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"atelier:delete:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> DeleteButton:
-        return cls(int(match["job"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(interaction, "delete", self.job_id)
-
-
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
-    RerollButton,
+    JobButton,
     ImageButton,
-    DeleteButton,
 )
 
 
@@ -148,8 +122,8 @@ def _finished(view: discord.ui.View) -> discord.ui.View:
 def result_view(job_id: int, images: int) -> discord.ui.View:
     """Re-roll and Delete, then Vary n and Upscale n for each image (at most 10: 5 rows)."""
     view = discord.ui.View(timeout=None)
-    view.add_item(RerollButton(job_id))
-    view.add_item(DeleteButton(job_id))
+    view.add_item(JobButton("reroll", job_id))
+    view.add_item(JobButton("delete", job_id))
     images = max(0, min(images, 10))
     for first_row, action in ((1, "vary"), (3 if images > 5 else 2, "upscale")):
         for n in range(1, images + 1):
@@ -162,5 +136,5 @@ def result_view(job_id: int, images: int) -> discord.ui.View:
 def failure_view(job_id: int) -> discord.ui.View:
     """A Re-roll button to try the same request again."""
     view = discord.ui.View(timeout=None)
-    view.add_item(RerollButton(job_id))
+    view.add_item(JobButton("reroll", job_id))
     return _finished(view)
