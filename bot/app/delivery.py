@@ -402,19 +402,15 @@ class DiscordDelivery:
         guild = getattr(channel, "guild", None)
         limit = int(getattr(guild, "filesize_limit", DEFAULT_FILE_LIMIT) or DEFAULT_FILE_LIMIT)
         fitted = await self._fit(job, datas, limit)
-        try:
-            message = await channel.send(
-                content=f"<@{job.member_id}> your image is ready.",
-                embed=self.result_embed(job, info, fitted, [len(d) for d in datas]),
-                files=[discord.File(_bytes_io(f.data), filename=f.filename) for f in fitted],
-                view=result_view(job.id, len(fitted)),
-                allowed_mentions=_requester_only(job.member_id),
-            )
-        except discord.HTTPException as exc:
-            raise DeliveryFailed(
-                f"could not post the result (HTTP {exc.status}, code {exc.code})",
-                permanent=not _retryable(exc),
-            ) from None
+        message = await _post(
+            channel,
+            "the result",
+            content=f"<@{job.member_id}> your image is ready.",
+            embed=self.result_embed(job, info, fitted, [len(d) for d in datas]),
+            files=[discord.File(_bytes_io(f.data), filename=f.filename) for f in fitted],
+            view=result_view(job.id, len(fitted)),
+            allowed_mentions=_requester_only(job.member_id),
+        )
         await self._point_to(job, message)
 
     async def _point_to(self, job: Job, message: discord.Message) -> None:
@@ -456,19 +452,14 @@ class DiscordDelivery:
                                 f"Discord answered {exc.status}", permanent=False
                             ) from None
                         self._token_dead.add(job.id)
-                channel = await self._channel(job)
-                try:
-                    await channel.send(
-                        content=f"<@{job.member_id}> your request could not be completed.",
-                        embed=self.failure_embed(job),
-                        view=failure_view(job.id),
-                        allowed_mentions=_requester_only(job.member_id),
-                    )
-                except discord.HTTPException as exc:
-                    raise DeliveryFailed(
-                        f"could not post the failure (HTTP {exc.status})",
-                        permanent=not _retryable(exc),
-                    ) from None
+                await _post(
+                    await self._channel(job),
+                    "the failure",
+                    content=f"<@{job.member_id}> your request could not be completed.",
+                    embed=self.failure_embed(job),
+                    view=failure_view(job.id),
+                    allowed_mentions=_requester_only(job.member_id),
+                )
             finally:
                 self._forget(job.id)
 
@@ -498,6 +489,17 @@ class DiscordDelivery:
                 log.info("could not show that job %d was cancelled: %s", job.id, exc)
             finally:
                 self._forget(job.id)
+
+
+async def _post(channel: Any, what: str, **message: Any) -> discord.Message:
+    """Send a channel message; a refusal becomes ``DeliveryFailed`` (permanent unless retryable)."""
+    try:
+        return await channel.send(**message)
+    except discord.HTTPException as exc:
+        raise DeliveryFailed(
+            f"could not post {what} (HTTP {exc.status}, code {exc.code})",
+            permanent=not _retryable(exc),
+        ) from None
 
 
 def _requester_only(member_id: int) -> discord.AllowedMentions:

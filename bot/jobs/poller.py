@@ -21,7 +21,7 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.jobs.service import ServiceError, ServiceErrorKind, TaskSnapshot
 from bot.jobs.strategy import PollStrategy, TrackedTask
-from bot.jobs.timing import Alarm
+from bot.jobs.timing import Alarm, cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +194,7 @@ class TaskPoller:
     async def stop(self) -> None:
         """Stop polling and wait for open requests to end."""
         task, self._loop_task = self._loop_task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
         requests = list(self._requests)
         for request in requests:
             request.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -22,6 +23,15 @@ def real_seconds(clock: Clock, clock_seconds: float) -> float:
     if speed <= 0:
         return FROZEN_CLOCK_RECHECK
     return max(0.0, clock_seconds / speed)
+
+
+async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
+    """Cancel a long-lived loop task (if any) and wait until it has ended."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class Alarm:
@@ -90,12 +100,7 @@ class ClockScheduler:
     async def stop(self) -> None:
         """Stop the loop; pending callbacks are dropped (recovery re-creates them)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
         self._heap.clear()
 
     async def wait_idle(self) -> None:
