@@ -49,3 +49,44 @@ async def test_after_a_restart_an_expired_token_means_a_channel_message(atelier:
     assert not [m for m in [rec.original] if m is not None and m.attachments]
     await atelier.wait_job(1, "delivered")
     assert len(result_messages(atelier.discord)) == 1
+
+
+async def test_a_failure_after_the_token_expired_is_explained_in_the_channel(
+    atelier: Atelier,
+) -> None:
+    atelier.discord.token_lifetime = 0.3  # Discord refuses the token before the task ends
+    atelier.toapis.script(
+        queue_s=0.4, run_s=0.4, outcome="failed", error_message="blocked by safety"
+    )
+    atelier.slash("imagine", {"prompt": "something refused @everyone"})
+    alice = atelier.studio.alice
+    event = await atelier.discord.wait_for(
+        lambda ev: ev.kind == "message.create" and ev.ok and ev.message is not None, timeout=20
+    )
+    msg = event.message
+    assert msg is not None and msg.interaction_id is None
+    assert msg.content.startswith(f"<@{alice.id}>")
+    assert msg.allowed_mentions is not None and msg.allowed_mentions.get("parse") == []
+    assert [int(u) for u in msg.allowed_mentions.get("users", [])] == [alice.id]
+    text = str(msg.embeds)
+    assert "blocked by safety" in text and "Nothing was charged" in text
+    assert "Traceback" not in text and "{" not in msg.content
+    job = await atelier.wait_job(1, "failed")
+    assert job.charge_state.value == "released"
+
+
+async def test_a_channel_that_refuses_the_result_fails_the_job_and_releases_it(
+    atelier: Atelier,
+) -> None:
+    from tests.fakes.discord.model import SEND_MESSAGES
+
+    atelier.discord.token_lifetime = 0.3  # the fallback is a channel message...
+    atelier.toapis.script(queue_s=0.4, run_s=0.4)
+    rec = atelier.slash("imagine", {"prompt": "nowhere to post"})
+    await rec.wait_response()
+    # ...and a moderator takes Send Messages away from the bot in the meantime.
+    atelier.studio.art.set_permissions(atelier.studio.guild.bot_role, deny=SEND_MESSAGES)
+    job = await atelier.wait_job(1, "failed", timeout=20)
+    assert job.error_code == "undeliverable"
+    assert job.charge_state.value == "released"
+    assert result_messages(atelier.discord) == []
