@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bot.app.store import JobDiscordInfo
 from bot.clock import Clock, SystemClock
 from bot.images import (
     ImageProblem,
@@ -39,7 +40,6 @@ from bot.jobs.engine import Engine
 from bot.jobs.records import Job, NewJob, ReferenceImage
 from bot.policy import GenerationPolicy, GuildDefaults, RequestContext
 from bot.storage.base import Database
-from bot.storage.extras import JobDiscordInfo
 from bot.toapis.catalog import (
     CATALOG,
     GPT_IMAGE_15,

@@ -35,13 +35,13 @@ from bot.app.render import (
     state_label,
     truncate,
 )
+from bot.app.store import JobDiscordInfo
 from bot.app.views import failure_view, result_view
 from bot.images import FittedImage, ImageProblem, fit_for_upload
 from bot.jobs.hooks import DeliveryFailed
 from bot.jobs.records import Job
 from bot.jobs.states import JobState
 from bot.storage.base import Database
-from bot.storage.extras import JobDiscordInfo
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.audit.records import AuditEntry
 from bot.clock import Clock, SystemClock
 from bot.guild_settings.blocklist import BlocklistError, normalize_term
 from bot.guild_settings.records import GuildSettingsRow
+from bot.guild_settings.store import GuildSettingsStore
 from bot.policy import GuildDefaults
-from bot.quota.records import AuditEntry
-from bot.storage.base import GuildSettingsStore
 from bot.toapis.catalog import CATALOG
 
 __all__ = [

@@ -20,6 +20,37 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"  # final: the user asked to stop
 
 
+class FailureCode(StrEnum):
+    """Why a job ended without images; stored in ``error_code`` (the member's sentence for each
+    lives in ``bot.messages``, the stored ``error_message`` is neutral detail only)."""
+
+    CHARGE_REFUSED = "charge_refused"  # the reservation was refused (the member was told)
+    CANCELLED = "cancelled"
+    SUBMISSION_UNCONFIRMED = "submission_unconfirmed"  # the POST may or may not have arrived
+    INTERRUPTED = "interrupted"  # a restart hit before the reservation was confirmed
+    INVALID_REQUEST = "invalid_request"  # the service refused the request
+    SERVICE_UNAVAILABLE = "service_unavailable"  # auth, balance, or retries used up
+    REFERENCE_MISSING = "reference_missing"  # a kept reference file is gone
+    REFERENCE_REJECTED = "reference_rejected"  # the service refused a reference upload
+    GENERATION_FAILED = "generation_failed"  # the task failed at the service
+    CONTENT_POLICY = "content_policy_violation"  # the task failed on the vendor's safety check
+    NO_RESULT = "no_result"  # the task finished without an image
+    TIME_LIMIT = "time_limit"  # the task ran past its deadline
+    TASK_NOT_FOUND = "task_not_found"  # the service no longer knows the task
+    RESULT_EXPIRED = "result_expired"
+    RESULT_TOO_LARGE = "result_too_large"
+    DOWNLOAD_FAILED = "download_failed"
+    UNDELIVERABLE = "undeliverable"  # Discord refused the result
+
+    @classmethod
+    def parse(cls, code: str | None) -> FailureCode:
+        """Return the code for a stored or vendor value; unknown vendor codes are generic."""
+        try:
+            return cls(code or "")
+        except ValueError:
+            return cls.GENERATION_FAILED
+
+
 class ChargeState(StrEnum):
     """What happened to the job's reserved cost; recorded with the transition that decides it."""
 

@@ -17,7 +17,7 @@ from statistics import NormalDist
 from typing import Protocol
 
 from bot.jobs.service import TaskPhase, TaskSnapshot
-from bot.storage.base import DurationStat
+from bot.jobs.store import DurationStat
 
 _STD = NormalDist()
 

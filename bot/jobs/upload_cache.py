@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.clock import Clock, SystemClock
 from bot.jobs.service import ImageService, TaskSnapshot
-from bot.storage.extras import UploadCacheStore
+from bot.jobs.store import UploadCacheStore
 
 log = logging.getLogger(__name__)
 

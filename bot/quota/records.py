@@ -7,7 +7,6 @@ from typing import Literal
 
 __all__ = [
     "UNLIMITED",
-    "AuditEntry",
     "Budget",
     "ChargeRecord",
     "GuildQuotaRow",
@@ -100,20 +99,6 @@ class ChargeRecord:
     state: ChargeStatus
     day_key: str
     month_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One moderator change."""
-
-    id: int
-    guild_id: int
-    actor_id: int
-    action: str
-    subject: str | None
-    before: str | None
-    after: str | None
-    at: float
 
 
 @dataclass(frozen=True, slots=True)

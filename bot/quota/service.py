@@ -25,8 +25,8 @@ from bot.quota.records import (
     UsageReport,
 )
 from bot.quota.rules import Limits, OperatorDefaults, guild_pool, plan_reservation, resolve_limits
+from bot.quota.store import QuotaStore
 from bot.quota.windows import Windows, parse_timezone, windows_at
-from bot.storage.base import QuotaStore
 
 __all__ = [
     "MAX_CREDITS",

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.storage.base import (
-    Database,
-    DurationStat,
-    DurationStatsStore,
-    GuildSettingsStore,
-    JobStore,
-    QuotaStore,
-)
+from bot.guild_settings.store import GuildSettingsStore
+from bot.jobs.store import DurationStat, DurationStatsStore, JobStore
+from bot.quota.store import QuotaStore
+from bot.storage.base import Database
 from bot.storage.migrations import MIGRATIONS_DIR
 from bot.storage.url import DatabaseURL, UnsupportedDatabaseError, parse_database_url
 

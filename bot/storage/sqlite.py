@@ -19,7 +19,7 @@ from bot.jobs.states import (
     JobState,
     can_transition,
 )
-from bot.storage.base import MUTABLE_JOB_FIELDS, ChargeDecision, DurationStat
+from bot.jobs.store import MUTABLE_JOB_FIELDS, ChargeDecision, DurationStat
 from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
 from bot.storage.sqlite_extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
 from bot.storage.sqlite_quota import (

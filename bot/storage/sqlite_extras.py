@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from bot.storage.extras import JobDiscordInfo
+from bot.app.store import JobDiscordInfo
 
 
 class SQLiteUploadCache:

@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.audit.records import AuditEntry
 from bot.guild_settings.records import SETTING_FIELDS, GuildSettingsRow
 from bot.quota.records import (
-    AuditEntry,
     ChargeRecord,
     GuildQuotaRow,
     MemberRules,

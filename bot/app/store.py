@@ -1,9 +1,11 @@
-"""Stores the Discord layer needs besides jobs: the upload cache, named values, job extras."""
+"""The ports the Discord layer needs from storage: per-job extras and named values."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+
+__all__ = ["JobDiscordInfo", "JobDiscordStore", "MetaStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,22 +17,6 @@ class JobDiscordInfo:
     requester_name: str = ""
     filesize_limit: int | None = None  # the interaction's attachment size limit, in bytes
     parent_job_id: int | None = None  # the job whose result button started this one
-
-
-class UploadCacheStore(Protocol):
-    """URLs of uploaded images by the SHA-256 of their bytes."""
-
-    async def get(self, sha256: str, *, fresh_after: float) -> str | None:
-        """Return the URL of these bytes if they were uploaded after ``fresh_after``."""
-        ...
-
-    async def put(self, sha256: str, url: str, *, now: float) -> None:
-        """Remember (or refresh) the URL of these bytes."""
-        ...
-
-    async def prune(self, *, older_than: float) -> int:
-        """Forget uploads made before ``older_than``; return how many."""
-        ...
 
 
 class MetaStore(Protocol):
