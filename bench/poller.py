@@ -26,6 +26,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.jobs.records import decode_request
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.clock import ManualClock
@@ -220,7 +222,10 @@ async def many_jobs(n_jobs: int, seconds: float, speed: float) -> None:
                 t0 = time.perf_counter()
                 for k in range(n_jobs):
                     await engine.submit(
-                        NewJob(member_id=k, request_json=request("4k" if k % 3 == 0 else "1k"))
+                        NewJob(
+                            member_id=k,
+                            request=decode_request(request("4k" if k % 3 == 0 else "1k")),
+                        )
                     )
                 created = time.perf_counter() - t0
                 peak_in_flight = 0

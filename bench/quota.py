@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.jobs.records import decode_request
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.clock import ManualClock
@@ -40,7 +42,7 @@ def fake_job(job_id: int, member_id: int) -> Job:
         state=JobState.PENDING,
         charge_state=ChargeState.NONE,
         member_id=member_id,
-        request_json=REQUEST,
+        request=decode_request(REQUEST),
         model="gpt-image-1.5-official",
         resolution="1k",
         quality="low",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import time
@@ -117,10 +116,6 @@ class Plan:
     region: MaskRegion | None = None
     stored: tuple[ReferenceImage, ...] = ()  # references kept from an earlier job (re-roll)
     parent_job_id: int | None = None
-
-    @property
-    def request_json(self) -> str:
-        return self.request.model_dump_json(exclude_none=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +321,9 @@ class GenerationService:
             refs.append(mask_ref)
         new = NewJob(
             member_id=plan.ctx.member_id,
-            request_json=plan.request_json,
+            request=plan.request,
+            role_ids=tuple(plan.ctx.role_ids),
+            moderator=plan.ctx.can_manage_guild,
             guild_id=plan.ctx.guild_id,
             channel_id=plan.ctx.channel_id,
             interaction_token=target.interaction_token,
@@ -438,20 +435,20 @@ class GenerationService:
 
 def request_of(job: Job) -> GenerationRequest:
     """Return the request a job was made with."""
-    return GenerationRequest.model_validate_json(job.request_json)
+    return job.request
 
 
 def options_of(job: Job) -> Options:
     """Return a job's request as explicit options (for Re-roll, Vary and Upscale)."""
-    data = json.loads(job.request_json)
+    r = job.request
     return Options(
-        prompt=str(data.get("prompt", "")),
-        model=data.get("model"),
-        size=data.get("size"),
-        resolution=data.get("resolution"),
-        quality=data.get("quality"),
-        count=data.get("n"),
-        output_format=data.get("output_format"),
+        prompt=r.prompt,
+        model=r.model,
+        size=r.size,
+        resolution=r.resolution,
+        quality=r.quality,
+        count=r.n,
+        output_format=r.output_format,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -22,7 +21,7 @@ WAITING = ("pending", "uploading", "submitting", "submitted")
 
 def _prompt(job: Job) -> str:
     try:
-        return str(json.loads(job.request_json).get("prompt", ""))
+        return job.request.prompt
     except ValueError:
         return ""
 

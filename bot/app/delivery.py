@@ -207,9 +207,8 @@ class DiscordDelivery:
 
     @staticmethod
     def _details(job: Job) -> dict[str, Any]:
-        import json
 
-        return dict(json.loads(job.request_json))
+        return job.request.model_dump()
 
     def progress_embed(self, job: Job, position: tuple[int, int] | None) -> discord.Embed:
         data = self._details(job)

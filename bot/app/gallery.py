@@ -8,7 +8,6 @@ channel. Best effort: a gallery that is gone or forbidden never fails the member
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -87,10 +86,7 @@ class GalleryDelivery:
             attachments.append(discord.File(_buffer(fitted.data), filename=fitted.filename))
         if not attachments:
             return False
-        try:
-            prompt = str(json.loads(job.request_json).get("prompt", ""))
-        except ValueError:
-            prompt = ""
+        prompt = job.request.prompt
         embed = discord.Embed(description=truncate(prompt, 1000) or None)
         embed.set_footer(text=f"{job.model} · job #{job.id}")
         await channel.send(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path, PurePosixPath
@@ -32,7 +31,7 @@ class ResultFiles:
         suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
         ext = _EXTENSIONS.get(suffix)
         if ext is None:
-            fmt = json.loads(job.request_json).get("output_format")
+            fmt = job.request.output_format
             ext = "jpg" if fmt == "jpeg" else "png"
         return self.job_dir(job.id) / f"{index + 1}.{ext}"
 

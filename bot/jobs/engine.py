@@ -499,7 +499,7 @@ class Engine:
         image_urls = [r.url for r in submitting.references if r.role == "image" and r.url]
         mask_url = next((r.url for r in submitting.references if r.role == "mask"), None)
         try:
-            snapshot = await self.service.submit(submitting.request_json, image_urls, mask_url)
+            snapshot = await self.service.submit(submitting.request, image_urls, mask_url)
         except ServiceError as exc:
             await self._submit_failed(submitting, exc)
             return None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from bot.jobs.states import FINAL_STATES, ChargeState, JobState
+from bot.toapis.models import GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +41,34 @@ class ReferenceImage:
         )
 
 
-def request_profile(request_json: str) -> tuple[str, str | None, str | None]:
-    """Return (model, resolution, quality) read from a request's JSON."""
-    data = json.loads(request_json)
-    return str(data["model"]), data.get("resolution"), data.get("quality")
+def encode_request(request: GenerationRequest) -> str:
+    """Return the stored (JSON) form of a request; ``decode_request`` reads it back."""
+    return request.model_dump_json(exclude_none=True)
+
+
+def decode_request(text: str) -> GenerationRequest:
+    """Parse a stored request (the one place a job's request JSON is read)."""
+    return GenerationRequest.model_validate_json(text)
 
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """What the Discord layer hands the engine: who asked and the validated request."""
+    """What the Discord layer hands the engine: who asked and the validated request.
+
+    ``role_ids`` and ``moderator`` travel with the job so that the reservation needs no
+    earlier write (nothing is written before the interaction is acknowledged).
+    """
 
     member_id: int
-    request_json: str
+    request: GenerationRequest
     guild_id: int | None = None
     channel_id: int | None = None
     interaction_token: str | None = field(default=None, repr=False)
     interaction_expires_at: float | None = None
     response_message_id: int | None = None
     references: tuple[ReferenceImage, ...] = ()
+    role_ids: tuple[int, ...] = ()
+    moderator: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +79,7 @@ class Job:
     state: JobState
     charge_state: ChargeState
     member_id: int
-    request_json: str
-    model: str
-    resolution: str | None
-    quality: str | None
+    request: GenerationRequest
     created_at: float
     updated_at: float
     guild_id: int | None = None
@@ -98,6 +105,23 @@ class Job:
     finished_at: float | None = None
     deadline_at: float | None = None
     result_expires_at: float | None = None
+    role_ids: tuple[int, ...] = ()
+    moderator: bool = False
+
+    @property
+    def model(self) -> str:
+        """Return the model the job asked for."""
+        return self.request.model
+
+    @property
+    def resolution(self) -> str | None:
+        """Return the resolution the job asked for (None: the service's default)."""
+        return self.request.resolution
+
+    @property
+    def quality(self) -> str | None:
+        """Return the quality the job asked for (None: the service's default)."""
+        return self.request.quality
 
     @property
     def is_final(self) -> bool:

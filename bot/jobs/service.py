@@ -7,6 +7,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from bot.toapis.models import GenerationRequest
+
 
 class TaskPhase(StrEnum):
     """The service's view of a task, reduced to what scheduling needs."""
@@ -71,7 +73,7 @@ class ImageService(Protocol):
         ...
 
     async def submit(
-        self, request_json: str, image_urls: list[str], mask_url: str | None
+        self, request: GenerationRequest, image_urls: list[str], mask_url: str | None
     ) -> TaskSnapshot:
         """Send a generation request; return the task the service created."""
         ...

@@ -44,6 +44,7 @@ MUTABLE_JOB_FIELDS: frozenset[str] = frozenset(
         "deadline_at",
         "result_expires_at",
         "response_message_id",
+        "interaction_token",
     }
 )
 

@@ -93,10 +93,9 @@ class ToAPIsService:
         return uploaded.url
 
     async def submit(
-        self, request_json: str, image_urls: list[str], mask_url: str | None
+        self, request: GenerationRequest, image_urls: list[str], mask_url: str | None
     ) -> TaskSnapshot:
         """Send a generation request with the uploaded references filled in."""
-        request = GenerationRequest.model_validate_json(request_json)
         update: dict[str, object] = {}
         if image_urls:
             update["image_urls"] = [*(request.image_urls or []), *image_urls]

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.clock import Clock, SystemClock
 from bot.jobs.service import ImageService, TaskSnapshot
 from bot.jobs.store import UploadCacheStore
+from bot.toapis.models import GenerationRequest
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ class CachedUploads:
                 self._locks.pop(digest, None)
 
     async def submit(
-        self, request_json: str, image_urls: list[str], mask_url: str | None
+        self, request: GenerationRequest, image_urls: list[str], mask_url: str | None
     ) -> TaskSnapshot:
         """Send a generation request."""
-        return await self._service.submit(request_json, image_urls, mask_url)
+        return await self._service.submit(request, image_urls, mask_url)
 
     async def get_task(self, task_id: str) -> TaskSnapshot:
         """Ask once how a task is doing."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.toapis.catalog import CATALOG, GPT_4O_IMAGE, GPT_IMAGE_15
+from bot.toapis.models import GenerationRequest
 
 __all__ = ["DEFAULT_CREDIT_TABLE", "CreditTable", "CreditTableError"]
 
@@ -119,13 +120,10 @@ class CreditTable:
         """Return the credits a request for ``n`` images costs."""
         return self.per_image(model, resolution, quality) * max(1, n)
 
-    def cost_of_request_json(self, request_json: str) -> tuple[str, int]:
-        """Return (model, credits) for a stored request body."""
-        data = json.loads(request_json)
-        model = str(data.get("model"))
-        n = data.get("n", 1)
-        return model, self.cost(
-            model, data.get("resolution"), data.get("quality"), n if isinstance(n, int) else 1
+    def cost_of_request(self, request: GenerationRequest) -> tuple[str, int]:
+        """Return (model, credits) for a request."""
+        return request.model, self.cost(
+            request.model, request.resolution, request.quality, request.n
         )
 
     def lines(self) -> list[str]:

@@ -257,7 +257,7 @@ class QuotaService:
         rules = await self.store.member_rules(guild, job.member_id)
         limits = resolve_limits(rules, self.defaults)
         win = self.windows(rules.guild)
-        model, credits = self.credits.cost_of_request_json(job.request_json)
+        model, credits = self.credits.cost_of_request(job.request)
         result = await self.store.reserve(
             Reservation(
                 job_id=job.id,

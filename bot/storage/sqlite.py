@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.jobs.records import Job, NewJob, ReferenceImage, request_profile
+from bot.jobs.records import Job, NewJob, ReferenceImage, decode_request, encode_request
 from bot.jobs.states import (
     ACTIVE_STATES,
     ChargeState,
@@ -58,10 +58,7 @@ def _row_to_job(row: sqlite3.Row | aiosqlite.Row) -> Job:
         state=JobState(row["state"]),
         charge_state=ChargeState(row["charge_state"]),
         member_id=row["member_id"],
-        request_json=row["request_json"],
-        model=row["model"],
-        resolution=row["resolution"],
-        quality=row["quality"],
+        request=decode_request(row["request_json"]),
         created_at=_float(row["created_at"]),
         updated_at=_float(row["updated_at"]),
         guild_id=row["guild_id"],
@@ -87,6 +84,8 @@ def _row_to_job(row: sqlite3.Row | aiosqlite.Row) -> Job:
         finished_at=_float(row["finished_at"]),
         deadline_at=_float(row["deadline_at"]),
         result_expires_at=_float(row["result_expires_at"]),
+        role_ids=tuple(json.loads(row["role_ids_json"])),
+        moderator=bool(row["moderator"]),
     )
 
 
@@ -120,12 +119,13 @@ class SQLiteJobStore:
 
     async def create(self, new: NewJob, *, now: float) -> Job:
         """Record a new job in ``pending`` with nothing reserved yet."""
-        model, resolution, quality = request_profile(new.request_json)
+        request = new.request
         rows = await self._conn.execute_fetchall(
             "INSERT INTO jobs (state, charge_state, guild_id, channel_id, member_id,"
             " interaction_token, interaction_expires_at, response_message_id, request_json,"
-            " model, resolution, quality, references_json, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            " model, resolution, quality, references_json, created_at, updated_at,"
+            " role_ids_json, moderator)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 JobState.PENDING.value,
                 ChargeState.NONE.value,
@@ -135,13 +135,15 @@ class SQLiteJobStore:
                 new.interaction_token,
                 new.interaction_expires_at,
                 new.response_message_id,
-                new.request_json,
-                model,
-                resolution,
-                quality,
+                encode_request(request),
+                request.model,
+                request.resolution,
+                request.quality,
                 _json_refs(new.references),
                 now,
                 now,
+                json.dumps(list(new.role_ids)),
+                1 if new.moderator else 0,
             ),
         )
         return _row_to_job(next(iter(rows)))

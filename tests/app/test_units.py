@@ -16,7 +16,7 @@ from bot.generation import (
     nearest_size,
     upscale_options,
 )
-from bot.jobs.records import Job
+from bot.jobs.records import Job, decode_request
 from bot.jobs.states import ChargeState, JobState
 from bot.jobs.upload_cache import CachedUploads
 from bot.policy import GuildDefaults, PermissivePolicy, PolicyRefusal, RequestContext
@@ -31,10 +31,9 @@ def _job(**changes: object) -> Job:
         state=JobState.RUNNING,
         charge_state=ChargeState.RELEASED,
         member_id=1,
-        request_json='{"model": "gpt-image-1.5-official", "prompt": "p", "size": "16:9", "resolution": "1k", "n": 1}',
-        model="gpt-image-1.5-official",
-        resolution="1k",
-        quality=None,
+        request=decode_request(
+            '{"model": "gpt-image-1.5-official", "prompt": "p", "size": "16:9", "resolution": "1k", "n": 1}'
+        ),
         created_at=100.0,
         updated_at=100.0,
     )
@@ -88,8 +87,7 @@ def test_upscale_options() -> None:
     wide = upscale_options(_job(), 1536, 864)
     assert (wide.size, wide.resolution, wide.count) == ("16:9", "4k", 1)
     square = _job(
-        request_json='{"model": "gpt-4o-image", "prompt": "p", "size": "1:1", "n": 2}',
-        model="gpt-4o-image",
+        request=decode_request('{"model": "gpt-4o-image", "prompt": "p", "size": "1:1", "n": 2}'),
     )
     up = upscale_options(square, 1024, 1024)
     assert (up.model, up.size, up.resolution, up.quality) == (
@@ -99,7 +97,9 @@ def test_upscale_options() -> None:
         None,
     )
     top = _job(
-        request_json='{"model": "gpt-image-1.5-official", "prompt": "p", "size": "16:9", "resolution": "4k", "n": 1}'
+        request=decode_request(
+            '{"model": "gpt-image-1.5-official", "prompt": "p", "size": "16:9", "resolution": "4k", "n": 1}'
+        )
     )
     with pytest.raises(GenerationRefused, match="already at 4K"):
         upscale_options(top, 3840, 2160)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.jobs.records import NewJob
+from bot.jobs.records import NewJob, decode_request
 from tests.app.helpers import mentions_nothing, private_answer, text_of
 from tests.app.plugin import Atelier, Studio
 from tests.fakes.discord import Member, Message
@@ -211,7 +211,7 @@ async def test_reservation_refused_after_the_precheck_is_told_privately(
             NewJob(
                 member_id=atelier.studio.alice.id,
                 guild_id=atelier.studio.guild.id,
-                request_json='{"model": "gpt-4o-image", "prompt": "x", "n": 1}',
+                request=decode_request('{"model": "gpt-4o-image", "prompt": "x", "n": 1}'),
             ),
             now=0.0,
         )

@@ -13,7 +13,7 @@ import pytest_asyncio
 from bot.clock import ManualClock
 from bot.jobs.engine import Engine, EngineConfig
 from bot.jobs.hooks import DeliveryFailed
-from bot.jobs.records import Job, NewJob
+from bot.jobs.records import Job, NewJob, decode_request
 from bot.jobs.toapis_service import ToAPIsService
 from bot.storage import Database, open_database
 from bot.toapis import RetryPolicy, ToAPIsClient
@@ -41,7 +41,7 @@ def new_job(member_id: int = 42, resolution: str = "1k", **extra: object) -> New
         guild_id=1,
         channel_id=2,
         interaction_token="secret-token",
-        request_json=request_json(resolution, **extra),
+        request=decode_request(request_json(resolution, **extra)),
     )
 
 

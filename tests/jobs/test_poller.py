@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 from bot.clock import ManualClock
 from bot.jobs.poller import RateBudget, TaskPoller
+from bot.jobs.records import decode_request
 from bot.jobs.service import TaskSnapshot
 from bot.jobs.strategy import AdaptiveStrategy, PollStrategy, TrackedTask, VendorRhythm
 from bot.jobs.toapis_service import ToAPIsService
@@ -37,7 +38,7 @@ class Outcomes:
 async def _submit_many(fake: FakeToAPIs, service: ToAPIsService, n: int) -> list[str]:
     rng = random.Random(7)
     fake.script_next(*(TaskScript(queue_s=1, run_s=rng.uniform(10, 50)) for _ in range(n)))
-    body = request_json()
+    body = decode_request(request_json())
     return [(await service.submit(body, [], None)).id for _ in range(n)]
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from bot.clock import ManualClock
 from bot.jobs.engine import Engine, EngineConfig
-from bot.jobs.records import NewJob, ReferenceImage
+from bot.jobs.records import NewJob, ReferenceImage, decode_request
 from bot.jobs.states import ChargeState, JobState
 from bot.jobs.toapis_service import ToAPIsService
 from bot.storage import open_database
@@ -142,7 +142,7 @@ async def test_crash_then_restart_ends_exactly_once(
     charge = CountingCharge()
     new = NewJob(
         member_id=5,
-        request_json=request_json(),
+        request=decode_request(request_json()),
         references=(ReferenceImage("ref.png", "image/png", path=str(ref_path)),),
     )
 

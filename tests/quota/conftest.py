@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from bot.clock import ManualClock
-from bot.jobs.records import Job, NewJob
+from bot.jobs.records import Job, NewJob, decode_request
 from bot.quota.rules import OperatorDefaults
 from bot.quota.service import QuotaService
 from bot.storage import Database, open_database
@@ -56,7 +56,7 @@ async def make_job(
             member_id=member_id,
             guild_id=guild_id,
             channel_id=2,
-            request_json=request_json or body(),
+            request=decode_request(request_json or body()),
         ),
         now=NOON_JAN_15,
     )

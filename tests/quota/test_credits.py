@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import ConfigError, load_settings
+from bot.jobs.records import decode_request
 from bot.quota.credits import CreditTable, CreditTableError
 
 
@@ -23,7 +24,9 @@ def test_left_out_options_cost_what_the_service_does() -> None:
     t = CreditTable()
     # The service defaults to 1k and high quality.
     assert t.cost("gpt-image-1.5-official", None, None) == 4
-    assert t.cost_of_request_json('{"model": "gpt-4o-image", "prompt": "x", "n": 2}') == (
+    assert t.cost_of_request(
+        decode_request('{"model": "gpt-4o-image", "prompt": "x", "n": 2}')
+    ) == (
         "gpt-4o-image",
         4,
     )

@@ -15,7 +15,7 @@ import pytest_asyncio
 from bot.clock import ManualClock
 from bot.jobs.engine import Engine, EngineConfig
 from bot.jobs.hooks import DeliveryFailed
-from bot.jobs.records import NewJob
+from bot.jobs.records import NewJob, decode_request
 from bot.jobs.states import ChargeState, JobState
 from bot.jobs.toapis_service import ToAPIsService
 from bot.quota.service import MemberRef, QuotaExceeded, QuotaService
@@ -31,7 +31,9 @@ CRASHES = [c for c in CASES if c[0].target not in (JobState.UPLOADING, "referenc
 
 
 def new_job(member_id: int = 42) -> NewJob:
-    return NewJob(member_id=member_id, guild_id=1, channel_id=2, request_json=request_json())
+    return NewJob(
+        member_id=member_id, guild_id=1, channel_id=2, request=decode_request(request_json())
+    )
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from bot.jobs.records import NewJob, ReferenceImage
+from bot.jobs.records import NewJob, ReferenceImage, decode_request
 from bot.jobs.states import (
     ACTIVE_STATES,
     FINAL_STATES,
@@ -59,7 +59,7 @@ async def db() -> AsyncIterator[Database]:
 
 
 async def _job_in(db: Database, state: JobState) -> int:
-    job = await db.jobs.create(NewJob(member_id=1, request_json=REQUEST), now=1.0)
+    job = await db.jobs.create(NewJob(member_id=1, request=decode_request(REQUEST)), now=1.0)
     current = JobState.PENDING
     for target in PATHS[state]:
         moved = await db.jobs.transition(job.id, current, target, now=2.0)
@@ -77,7 +77,7 @@ async def test_create_records_who_and_what(db: Database) -> None:
             channel_id=9,
             interaction_token="tok",
             interaction_expires_at=99.5,
-            request_json=REQUEST,
+            request=decode_request(REQUEST),
             references=(ref,),
         ),
         now=5.0,
