@@ -104,8 +104,27 @@ class JobStore(Protocol):
         """Move the charge state from ``expected`` to ``target``; return the job or None."""
         ...
 
-    async def list_active(self) -> list[Job]:
-        """Return every job not yet delivered, failed or cancelled, oldest first."""
+    async def list_active(
+        self,
+        *,
+        guild_id: int | None = None,
+        member_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Return jobs not yet delivered, failed or cancelled, oldest first.
+
+        ``guild_id`` / ``member_id`` narrow the list (filtered in the database), ``limit`` caps it.
+        """
+        ...
+
+    async def queue_position(
+        self, job_id: int, states: Collection[JobState]
+    ) -> tuple[int, int] | None:
+        """Return (1-based position, total) of the job among jobs in ``states``, or None."""
+        ...
+
+    async def list_followups(self) -> list[Job]:
+        """Return delivered jobs whose result files are still recorded (listeners not done)."""
         ...
 
     async def list_unsettled(self) -> list[Job]:

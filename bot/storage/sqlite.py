@@ -223,10 +223,51 @@ class SQLiteJobStore:
             return _row_to_job(row)
         return None
 
-    async def list_active(self) -> list[Job]:
-        """Return every job not yet delivered, failed or cancelled, oldest first."""
+    async def list_active(
+        self,
+        *,
+        guild_id: int | None = None,
+        member_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Return jobs not yet delivered, failed or cancelled, oldest first (optionally narrowed)."""
+        where = [f"state IN ({_ACTIVE_SQL})"]
+        params: list[Any] = []
+        if guild_id is not None:
+            where.append("guild_id = ?")
+            params.append(guild_id)
+        if member_id is not None:
+            where.append("member_id = ?")
+            params.append(member_id)
+        sql = f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(0, limit))
+        rows = await self._conn.execute_fetchall(sql, params)
+        return [_row_to_job(r) for r in rows]
+
+    async def queue_position(
+        self, job_id: int, states: Collection[JobState]
+    ) -> tuple[int, int] | None:
+        """Return (1-based position, total) of the job among jobs in ``states``, or None."""
+        wanted = [s.value for s in states]
+        if not wanted:
+            return None
+        marks = ", ".join("?" for _ in wanted)
         rows = await self._conn.execute_fetchall(
-            f"SELECT * FROM jobs WHERE state IN ({_ACTIVE_SQL}) ORDER BY id"
+            f"SELECT (SELECT COUNT(*) FROM jobs WHERE state IN ({marks}) AND id <= ?),"
+            f" (SELECT COUNT(*) FROM jobs WHERE state IN ({marks})),"
+            f" EXISTS (SELECT 1 FROM jobs WHERE id = ? AND state IN ({marks}))",
+            (*wanted, job_id, *wanted, job_id, *wanted),
+        )
+        for position, total, present in rows:
+            return (int(position), int(total)) if present else None
+        return None
+
+    async def list_followups(self) -> list[Job]:
+        """Return delivered jobs whose result files are still recorded (listeners not done)."""
+        rows = await self._conn.execute_fetchall(
+            "SELECT * FROM jobs WHERE state = 'delivered' AND files_json != '[]' ORDER BY id"
         )
         return [_row_to_job(r) for r in rows]
 

@@ -187,3 +187,47 @@ async def test_duration_stats_round_trip(db: Database) -> None:
     await db.durations.save({"m/1k/high": DurationStat(3.4, 0.09, 12)}, now=1.0)
     await db.durations.save({"m/1k/high": DurationStat(3.5, 0.08, 13)}, now=2.0)
     assert await db.durations.load() == {"m/1k/high": DurationStat(3.5, 0.08, 13)}
+
+
+async def test_list_active_narrows_by_server_and_member_in_the_database(db: Database) -> None:
+    def new(guild: int, member: int) -> NewJob:
+        return NewJob(member_id=member, guild_id=guild, request=decode_request(REQUEST))
+
+    a = await db.jobs.create(new(1, 10), now=1.0)
+    await db.jobs.create(new(2, 10), now=1.0)  # another server
+    c = await db.jobs.create(new(1, 11), now=1.0)  # another member
+    d = await db.jobs.create(new(1, 10), now=1.0)
+    done = await db.jobs.create(new(1, 10), now=1.0)
+    await db.jobs.transition(done.id, JobState.PENDING, JobState.CANCELLED, now=2.0)
+    assert [j.id for j in await db.jobs.list_active(guild_id=1, member_id=10)] == [a.id, d.id]
+    assert [j.id for j in await db.jobs.list_active(guild_id=1)] == [a.id, c.id, d.id]
+    assert [j.id for j in await db.jobs.list_active(guild_id=1, limit=2)] == [a.id, c.id]
+
+
+async def test_queue_position_counts_only_the_given_states(db: Database) -> None:
+    first = await _job_in(db, JobState.PENDING)
+    await _job_in(db, JobState.RUNNING)
+    third = await _job_in(db, JobState.SUBMITTED)
+    waiting = (JobState.PENDING, JobState.SUBMITTED)
+    assert await db.jobs.queue_position(first, waiting) == (1, 2)
+    assert await db.jobs.queue_position(third, waiting) == (2, 2)
+    running = await _job_in(db, JobState.RUNNING)
+    assert await db.jobs.queue_position(running, waiting) is None
+
+
+async def test_roles_and_moderator_flag_travel_with_the_job(db: Database) -> None:
+    job = await db.jobs.create(
+        NewJob(member_id=1, request=decode_request(REQUEST), role_ids=(5, 6), moderator=True),
+        now=1.0,
+    )
+    again = await db.jobs.get(job.id)
+    assert again is not None and again.role_ids == (5, 6) and again.moderator
+
+
+async def test_followups_are_delivered_jobs_that_still_record_files(db: Database) -> None:
+    delivered = await _job_in(db, JobState.DELIVERED)
+    await _job_in(db, JobState.DELIVERED)
+    await db.jobs.update(delivered, JobState.DELIVERED, now=3.0, files=("r.png",))
+    assert [j.id for j in await db.jobs.list_followups()] == [delivered]
+    await db.jobs.update(delivered, JobState.DELIVERED, now=4.0, files=())
+    assert await db.jobs.list_followups() == []
