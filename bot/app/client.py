@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -27,13 +28,14 @@ from discord.ext import commands
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import GenerationFlow
-from bot.app.gallery import GalleryDelivery
+from bot.app.gallery import GalleryPoster
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.generation import GenerationService
 from bot.jobs.engine import Engine, EngineConfig
 from bot.jobs.hooks import ChargeHook, NoCharge
+from bot.jobs.records import Job
 from bot.jobs.strategy import AdaptiveStrategy
 from bot.jobs.toapis_service import ToAPIsService
 from bot.jobs.upload_cache import CachedUploads
@@ -162,17 +164,23 @@ class AtelierBot(commands.Bot):
             self.db.uploads,
             clock=self.engine_clock,
         )
-        self.delivery = DiscordDelivery(self, self.db)
+        self.delivery = DiscordDelivery(
+            self,
+            extras=self.db.job_discord,
+            queue=self.db.jobs,
+            durations=_EngineDurations(self),
+            clock=self.engine_clock,
+        )
+        gallery = GalleryPoster(self, self.moderation.settings, clock=self.engine_clock)
         self.engine = Engine(
             self.db,
             service,
-            GalleryDelivery(self.delivery, self, self.moderation.settings),
+            _ThenListeners(self.delivery, [gallery]),
             config=engine_config(settings),
             clock=self.engine_clock,
             charge=self.charge,
             strategy=poll_strategy(settings),
         )
-        self.delivery.engine = self.engine
         self.generation = GenerationService(
             self.engine, self.db, self.policy, data_dir=settings.data_dir, clock=self.engine_clock
         )
@@ -252,6 +260,39 @@ class AtelierBot(commands.Bot):
             if db is not None:
                 await db.close()
         log.info("Atelier stopped")
+
+
+class _EngineDurations:
+    """TEMPORARY (until build_services): the engine's learned durations, read when needed."""
+
+    def __init__(self, bot: AtelierBot) -> None:
+        self.bot = bot
+
+    def prior(self, profile: str) -> tuple[float, float]:
+        return self.bot.engine.durations.prior(profile)
+
+
+class _ThenListeners:
+    """TEMPORARY (until the engine calls its listeners after the delivered write): deliver,
+    then run the job listeners (the gallery)."""
+
+    def __init__(self, delivery: DiscordDelivery, listeners: Sequence[GalleryPoster]) -> None:
+        self.delivery = delivery
+        self.listeners = listeners
+
+    async def progress(self, job: Job) -> None:
+        await self.delivery.progress(job)
+
+    async def deliver(self, job: Job, files: list[Path]) -> None:
+        await self.delivery.deliver(job, files)
+        for listener in self.listeners:
+            await listener.job_delivered(job, files)
+
+    async def failed(self, job: Job) -> None:
+        await self.delivery.failed(job)
+
+    async def cancelled(self, job: Job, by: str) -> None:
+        await self.delivery.cancelled(job, by)
 
 
 class AutoShardedAtelierBot(AtelierBot, commands.AutoShardedBot):

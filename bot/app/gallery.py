@@ -1,104 +1,120 @@
 """The gallery: every delivered result is also posted to the server's gallery channel, if set.
 
-``GalleryDelivery`` wraps the bot's ``Delivery``: after a result was delivered to the member it
-posts a copy (prompt, who made it — without pinging anyone — and the images) to the gallery
-channel. Best effort: a gallery that is gone or forbidden never fails the member's delivery.
+``GalleryPoster`` is a job listener: the engine calls ``job_delivered`` after the job's
+``delivered`` write, outside the delivery slots, with the result files still on disk — and
+calls it again after a crash, so it must never post the same job twice. Each post carries a
+deterministic nonce (Discord answers a repeat with the first message, for a few minutes), and
+when an earlier attempt may lie outside that window the gallery's history is searched for the
+job's own message (its result file names) first.
+
+Best effort: a gallery that is gone or forbidden never fails the member's delivery. The post
+shows who made it without pinging anyone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from pathlib import Path
-from typing import Any
 
 import discord
 
-from bot.app.render import truncate
+from bot.app.delivery import NONCE_TRUST
+from bot.app.delivery.embeds import gallery_embed
+from bot.app.delivery.transport import (
+    DiscordRefused,
+    Transport,
+    carries_result_of,
+    nonce_for,
+    result_stem,
+)
+from bot.clock import Clock, SystemClock
 from bot.guild_settings.service import GuildSettingsService
 from bot.images import ImageProblem, fit_for_upload
-from bot.jobs.hooks import Delivery
 from bot.jobs.records import Job
+from bot.messages import say
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GalleryDelivery"]
+__all__ = ["GALLERY_TIMEOUT", "GalleryPoster"]
 
-DEFAULT_LIMIT = 10 * 1024 * 1024
 GALLERY_TIMEOUT = 30.0
+MAX_FILES = 10
 
 
-class GalleryDelivery:
-    """A ``Delivery`` that also showcases delivered results in the gallery channel."""
+class GalleryPoster:
+    """A ``JobListener`` that showcases delivered results in the server's gallery channel."""
 
     def __init__(
-        self, inner: Delivery, client: discord.Client, settings: GuildSettingsService
+        self,
+        client: discord.Client,
+        settings: GuildSettingsService,
+        *,
+        clock: Clock | None = None,
+        timeout: float = GALLERY_TIMEOUT,
     ) -> None:
-        self.inner = inner
-        self.client = client
+        self.transport = Transport(client)
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.timeout = timeout
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    async def progress(self, job: Job) -> None:
-        await self.inner.progress(job)
-
-    async def failed(self, job: Job) -> None:
-        await self.inner.failed(job)
-
-    async def deliver(self, job: Job, files: list[Path]) -> None:
-        await self.inner.deliver(job, files)
+    async def job_delivered(self, job: Job, files: list[Path]) -> None:
+        """Post the job's result to the gallery once (best effort: failures are logged)."""
         try:
-            await asyncio.wait_for(self.post(job, files), GALLERY_TIMEOUT)
+            await asyncio.wait_for(self.post(job, files), self.timeout)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.warning("job %d: could not post to the gallery", job.id, exc_info=True)
 
-    async def post(self, job: Job, files: list[Path]) -> bool:
-        """Post the result to the gallery channel; False if there is none (or it is gone)."""
+    async def post(self, job: Job, files: list[Path]) -> discord.Message | None:
+        """Post (or find the earlier post of) the result in the gallery; None if there is none."""
         if job.guild_id is None:
-            return False
-        row = await self.settings.get(job.guild_id)
-        if row.gallery_channel_id is None or row.gallery_channel_id == job.channel_id:
-            return False
-        channel = self.client.get_channel(row.gallery_channel_id)
-        if channel is None:
+            return None
+        gallery_id = (await self.settings.get(job.guild_id)).gallery_channel_id
+        if gallery_id is None or gallery_id == job.channel_id:
+            return None
+        # Any earlier attempt came after the delivered write (finished_at); before the engine
+        # runs listeners after that write, finished_at is unset and the history is searched.
+        if job.finished_at is None or self.clock.now() - job.finished_at > NONCE_TRUST:
             try:
-                channel = await self.client.fetch_channel(row.gallery_channel_id)
-            except discord.HTTPException:
-                log.info("job %d: the gallery channel is gone", job.id)
-                return False
-        if not isinstance(channel, discord.abc.Messageable):
-            return False
-        guild = getattr(channel, "guild", None)
-        limit = int(getattr(guild, "filesize_limit", DEFAULT_LIMIT) or DEFAULT_LIMIT)
+                found = await self.transport.find_own(
+                    gallery_id, carries_result_of(job.id), after=job.response_message_id
+                )
+            except DiscordRefused as exc:
+                log.info("job %d: could not search the gallery (%s)", job.id, exc)
+                return None
+            if found is not None:
+                log.info("job %d: already in the gallery (message %d)", job.id, found.id)
+                return found
+        attachments = await self._attachments(job, files, self.transport.upload_limit(gallery_id))
+        if not attachments:
+            return None
+        try:
+            return await self.transport.post(
+                gallery_id,
+                guild_id=job.guild_id,
+                nonce=nonce_for("g", job.id),
+                content=say("delivery.gallery.by", mention=f"<@{job.member_id}>"),
+                embed=gallery_embed(job),
+                files=attachments,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except DiscordRefused as exc:
+            log.info("job %d: the gallery refused the post (%s)", job.id, exc)
+            return None
+
+    @staticmethod
+    async def _attachments(job: Job, files: list[Path], limit: int) -> list[discord.File]:
         attachments = []
-        for i, path in enumerate(files[:10], start=1):
+        for i, path in enumerate(files[:MAX_FILES], start=1):
             data = await asyncio.to_thread(path.read_bytes)
             try:
                 fitted = await asyncio.to_thread(
-                    fit_for_upload, data, f"atelier-{job.id}-{i}", limit
+                    fit_for_upload, data, result_stem(job.id, i), limit
                 )
             except ImageProblem:
                 continue
-            attachments.append(discord.File(_buffer(fitted.data), filename=fitted.filename))
-        if not attachments:
-            return False
-        prompt = job.request.prompt
-        embed = discord.Embed(description=truncate(prompt, 1000) or None)
-        embed.set_footer(text=f"{job.model} · job #{job.id}")
-        await channel.send(
-            content=f"By <@{job.member_id}>",
-            embed=embed,
-            files=attachments,
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
-        return True
-
-
-def _buffer(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)
+            attachments.append(discord.File(io.BytesIO(fitted.data), filename=fitted.filename))
+        return attachments

@@ -1,16 +1,21 @@
-"""Plain-text pieces of Atelier's messages: progress bars, durations, ETAs, safe truncation.
+"""Plain-text pieces of Atelier's messages: progress bars, durations, ETAs, failure sentences.
 
-No discord import here: these are pure functions, easy to test on their own.
+No discord import here: these are pure functions, easy to test on their own. Every sentence
+comes from ``bot.messages``; this module only chooses which one and fills it in.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from bot.jobs.records import Job
-from bot.jobs.states import ChargeState, JobState
+from bot.jobs.states import ChargeState, FailureCode, JobState
+from bot.messages import TEXT, say
 
 __all__ = [
+    "SERVICE_DETAIL_CODES",
+    "FailureText",
     "eta_seconds",
     "failure_text",
     "format_duration",
@@ -19,23 +24,22 @@ __all__ = [
     "truncate",
 ]
 
-_STATE_LABELS = {
-    JobState.PENDING: "Waiting to start",
-    JobState.UPLOADING: "Uploading your images",
-    JobState.SUBMITTING: "Sending the request",
-    JobState.SUBMITTED: "Queued at the image service",
-    JobState.RUNNING: "Painting",
-    JobState.COMPLETED: "Finishing up",
-    JobState.DELIVERING: "Posting the result",
-    JobState.DELIVERED: "Done",
-    JobState.FAILED: "Failed",
-    JobState.CANCELLED: "Cancelled",
-}
+#: Codes whose stored detail is the image service's own message, shown to the member as such.
+SERVICE_DETAIL_CODES: frozenset[FailureCode] = frozenset(
+    {
+        FailureCode.GENERATION_FAILED,
+        FailureCode.CONTENT_POLICY,
+        FailureCode.INVALID_REQUEST,
+        FailureCode.REFERENCE_REJECTED,
+    }
+)
+#: How much of a stored detail a member may read (an embed field holds 1024 characters).
+DETAIL_LIMIT = 600
 
 
 def state_label(state: JobState) -> str:
     """Return a short human label for a job state."""
-    return _STATE_LABELS.get(state, state.value)
+    return say(f"delivery.state.{state.value}")
 
 
 def progress_bar(percent: float | None, width: int = 16) -> str:
@@ -94,44 +98,36 @@ def truncate(text: str, limit: int) -> str:
     return cut + "…"
 
 
-_ADVICE = {
-    "content_policy_violation": "Try rewording the prompt.",
-    "invalid_request": "Check the options (size, resolution, images) and try again.",
-    "reference_rejected": "Try another image (PNG or JPEG under 10 MB).",
-    "reference_missing": "Run the command again with the images attached.",
-    "timeout": "Try again, perhaps at a lower resolution or quality.",
-    "service_unavailable": "Try again in a few minutes.",
-    "submission_unconfirmed": "Try again; if it keeps happening, tell a moderator.",
-    "interrupted": "Run the command again.",
-    "result_expired": "Try again.",
-    "download_failed": "Try again.",
-    "undeliverable": "Check that Atelier may post and attach files in this channel, then try again.",
-}
+@dataclass(frozen=True, slots=True)
+class FailureText:
+    """What a member reads about a failed job: what happened, whether it cost, what to try."""
+
+    what: str
+    charged: str
+    advice: str
 
 
-def failure_text(job: Job) -> tuple[str, str, str]:
-    """Return (what happened, whether anything was charged, what to try) in plain words."""
-    what = (job.error_message or "The image could not be made.").strip()
+def failure_text(job: Job) -> FailureText:
+    """Return the member's sentences for a failed job, from its code and neutral detail."""
+    code = FailureCode.parse(job.error_code)
+    detail = (job.error_message or "").strip()
+    what = _what(code, detail, job)
+    if code in SERVICE_DETAIL_CODES and detail:
+        what += "\n" + say("failure.service_said", detail=truncate(detail, DETAIL_LIMIT))
     if job.charge_state in (ChargeState.COMMITTED, ChargeState.COMMIT_PENDING):
-        charged = "The credits for this request were used."
+        charged = say("failure.charged.yes")
     else:
-        charged = "Nothing was charged."
-    advice = _ADVICE.get(job.error_code or "", "Try again in a moment.")
-    if "nothing was charged" in what.lower():
-        # Engine messages often say it already; do not repeat it in the same breath.
-        what = _drop_sentence(what, "nothing was charged")
-    return truncate(what, 1000), charged, advice
+        charged = say("failure.charged.no")
+    return FailureText(truncate(what, 1000), charged, say(f"failure.{code.value}.advice"))
 
 
-def _drop_sentence(text: str, phrase: str) -> str:
-    lower = text.lower()
-    i = lower.find(phrase)
-    if i < 0:
-        return text
-    # Remove ", nothing was charged" / "; nothing was charged" / ". Nothing was charged."
-    head = text[:i].rstrip(" ,;:—-")
-    tail = text[i + len(phrase) :].lstrip(" ,;.")
-    if tail:
-        tail = tail[0].upper() + tail[1:]
-        return (head + ". " + tail).strip() if head else tail
-    return (head + ".") if head and not head.endswith(".") else head or text
+def _what(code: FailureCode, detail: str, job: Job) -> str:
+    if code == FailureCode.TIME_LIMIT:
+        if job.deadline_at is not None and job.submitted_at is not None:
+            minutes = max(1, round((job.deadline_at - job.submitted_at) / 60))
+            return say("failure.time_limit.what_minutes", minutes=minutes)
+        return say("failure.time_limit.what")
+    with_detail = f"failure.{code.value}.what_detail"
+    if detail and with_detail in TEXT:
+        return say(with_detail, detail=truncate(detail, DETAIL_LIMIT))
+    return say(f"failure.{code.value}.what")

@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from bot.jobs.records import Job
+from bot.jobs.states import FINAL_STATES, ChargeState
 from tests.fakes.discord import FakeDiscord, InteractionRecord, Message
+
+if TYPE_CHECKING:
+    from tests.app.plugin import Atelier
+
+#: Charge states in which the engine has decided but the charge hook has not confirmed yet.
+UNSETTLED = frozenset(
+    {ChargeState.RESERVED, ChargeState.COMMIT_PENDING, ChargeState.RELEASE_PENDING}
+)
+
+
+async def wait_settled(atelier: Atelier, job_id: int, *states: str, timeout: float = 20.0) -> Job:
+    """Wait until the job ended (in one of ``states``, default any final one) AND its charge
+    hook confirmed (committed, released, or nothing reserved).
+
+    The state turns final before the charge hook runs: a test that reads the charge right
+    after the end races the hook. Every test that checks a charge after an end waits here.
+    """
+    wanted = set(states) or {s.value for s in FINAL_STATES}
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await atelier.bot.engine.get(job_id)
+        if job is not None and job.state.value in wanted and job.charge_state not in UNSETTLED:
+            return job
+        if time.monotonic() > deadline:
+            detail = job and (job.state.value, job.charge_state.value)
+            raise AssertionError(f"job {job_id} is {detail}, not settled in {wanted}")
+        await asyncio.sleep(0.02)
 
 
 async def private_answer(

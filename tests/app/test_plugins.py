@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.jobs.records import Job
 from bot.policy import GuildDefaults, PolicyRefusal, RequestContext
 from bot.toapis.models import GenerationRequest
-from tests.app.helpers import field, private_answer, result_messages, text_of
+from tests.app.helpers import field, private_answer, result_messages, text_of, wait_settled
 from tests.app.plugin import Atelier
 
 
@@ -93,7 +93,7 @@ async def test_cost_is_shown_and_committed(atelier: Atelier) -> None:
     rec = atelier.slash("imagine", {"prompt": "paid"})
     msg = await atelier.result(rec)
     assert field(msg, "Cost") == "3 credits"
-    await atelier.wait_job(1, "delivered")
+    await wait_settled(atelier, 1, "delivered")
     assert credits.committed == [1]
 
 
@@ -106,6 +106,6 @@ async def test_a_failed_job_releases_and_says_so(atelier: Atelier) -> None:
         lambda m: any("could not be made" in e.get("title", "") for e in m.embeds), timeout=15
     )
     assert "Nothing was charged." in text_of(msg)
-    await atelier.wait_job(1, "failed")
+    await wait_settled(atelier, 1, "failed")
     assert credits.released == [1] and not credits.committed
     assert not result_messages(atelier.discord)

@@ -14,8 +14,9 @@ from .model import (
     StoredAttachment,
     Upload,
     User,
+    wait_until,
 )
-from .server import FakeDiscord
+from .server import FakeDiscord, Withhold
 
 __all__ = [
     "Channel",
@@ -29,4 +30,6 @@ __all__ = [
     "StoredAttachment",
     "Upload",
     "User",
+    "Withhold",
+    "wait_until",
 ]

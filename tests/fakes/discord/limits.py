@@ -16,6 +16,7 @@ EMBED_FIELD_VALUE = 1024
 EMBED_FOOTER = 2048
 EMBED_AUTHOR = 256
 EMBED_TOTAL = 6000
+MAX_NONCE = 25
 
 
 class ApiError(Exception):
@@ -185,6 +186,9 @@ def check_message(
     if n_files > MAX_FILES or n_attachments > MAX_FILES:
         problems.append(_too_long(["attachments"], MAX_FILES))
     problems.extend(_component_problems(data.get("components") or []))
+    nonce = data.get("nonce")
+    if creating and nonce is not None and len(str(nonce)) > MAX_NONCE:
+        problems.append(_too_long(["nonce"], MAX_NONCE))
     if problems:
         if path_prefix:
             problems = [([*path_prefix, *p], c, m) for p, c, m in problems]

@@ -464,6 +464,9 @@ class Message:
     #: Every accepted payload, the creating one first.
     history: list[dict[str, Any]] = field(default_factory=list)
     edits_when_old: int = 0
+    #: The ``nonce`` it was created with (Discord echoes it in the create answer and in
+    #: MESSAGE_CREATE, not when the message is fetched again).
+    nonce: str | int | None = None
 
     @property
     def ephemeral(self) -> bool:
@@ -493,7 +496,7 @@ class Message:
         walk(self.components)
         return found
 
-    def to_payload(self) -> dict[str, Any]:
+    def to_payload(self, *, with_nonce: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": str(self.id),
             "channel_id": str(self.channel_id),
@@ -518,6 +521,8 @@ class Message:
             data["webhook_id"] = str(self.webhook_id)
         if self.application_id is not None:
             data["application_id"] = str(self.application_id)
+        if with_nonce and self.nonce is not None:
+            data["nonce"] = self.nonce
         return data
 
 
@@ -638,6 +643,19 @@ class InteractionRecord:
             await self.fake.wait_for(lambda ev: ev.interaction is self and check(), timeout=timeout)
         assert self.original is not None
         return self.original
+
+
+async def wait_until(
+    condition: Callable[[], object], *, timeout: float = 5.0, interval: float = 0.01
+) -> None:
+    """Poll ``condition`` until it is true; fail after ``timeout`` seconds (for state that no
+    fake event announces, e.g. what the bot's cache saw from the gateway)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
 
 
 class Waiter:

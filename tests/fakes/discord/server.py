@@ -75,6 +75,27 @@ class RateLimited(Exception):
 
 
 @dataclass
+class Withhold:
+    """A rule of ``FakeDiscord.withhold_response``: requests it matches are carried out (the
+    message is created, the edit applied) but their answer never reaches the client."""
+
+    kind: str
+    when: Callable[[Event], bool] | None
+    mode: str  # "hang": keep the request open until released; "drop": close the connection
+    times: int
+    hits: list[Event] = field(default_factory=list)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def matches(self, ev: Event) -> bool:
+        return (
+            self.times > 0
+            and ev.kind == self.kind
+            and ev.ok
+            and (self.when is None or self.when(ev))
+        )
+
+
+@dataclass
 class _Ctx:
     """What a handler learnt about the request, for the event log."""
 
@@ -141,6 +162,7 @@ class FakeDiscord:
         edit_rate_limit: tuple[int, float] | None = None,
         old_message_edit_limit: int | None = None,
         cdn_url_ttl: float = 24 * 3600.0,
+        nonce_window: float = 120.0,
     ) -> None:
         self.clock = clock if clock is not None else ManualClock(time.time(), speed=1.0)
         self.token = token
@@ -152,6 +174,9 @@ class FakeDiscord:
         #: Edits allowed to a message older than 1 hour before 30046, or ``None``.
         self.old_message_edit_limit = old_message_edit_limit
         self.cdn_url_ttl = cdn_url_ttl
+        #: Seconds (fake clock) during which a repeated ``nonce`` with ``enforce_nonce`` returns
+        #: the message first created with it (Discord: "the past few minutes").
+        self.nonce_window = nonce_window
         self.ids = Snowflakes(self.clock.now)
         self.application_id = self.ids.next()
         self.bot_user = User(self.application_id, bot_name, bot=True)
@@ -170,6 +195,9 @@ class FakeDiscord:
         self._current: _Session | None = None
         self._connections: set[_Connection] = set()
         self._edit_times: dict[int, deque[float]] = {}
+        #: (author id, nonce) -> (message id, created at), oldest first.
+        self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
+        self._withholds: list[Withhold] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -188,6 +216,7 @@ class FakeDiscord:
         return self
 
     async def close(self) -> None:
+        self.release_withheld()
         for conn in list(self._connections):
             conn.queue.put_nowait(None)
             with contextlib.suppress(Exception):
@@ -260,6 +289,32 @@ class FakeDiscord:
             ) from None
         finally:
             self._waiters.remove(waiter)
+
+    def withhold_response(
+        self,
+        kind: str = "message.create",
+        *,
+        when: Callable[[Event], bool] | None = None,
+        mode: str = "hang",
+        times: int = 1,
+    ) -> Withhold:
+        """Carry out the next ``times`` accepted ``kind`` requests matching ``when`` but never
+        answer them: a crash (or a lost connection) after Discord acted, before the bot heard.
+
+        ``mode="hang"`` keeps the request open until ``release_withheld()`` (or ``close``);
+        ``mode="drop"`` closes the connection without an answer. Their events carry
+        ``meta["withheld"] = mode``.
+        """
+        if mode not in ("hang", "drop"):
+            raise ValueError(f"unknown mode {mode!r}")
+        rule = Withhold(kind, when, mode, times)
+        self._withholds.append(rule)
+        return rule
+
+    def release_withheld(self) -> None:
+        """Let every hanging withheld request finish (its client has usually gone)."""
+        for rule in self._withholds:
+            rule.released.set()
 
     def events_of(self, kind: str, *, ok: bool | None = None) -> list[Event]:
         return [e for e in self.events if e.kind == kind and (ok is None or e.ok == ok)]
@@ -781,8 +836,11 @@ class FakeDiscord:
                 status = exc.status
                 error = exc.body()
                 resp = _json(error, status)
-            self._new_event(
-                ctx.kind,
+            ev = Event(
+                seq=0,
+                kind=ctx.kind,
+                at=self.clock.now(),
+                monotonic=time.monotonic(),
                 method=request.method,
                 path=request.path,
                 status=status,
@@ -794,9 +852,26 @@ class FakeDiscord:
                 headers=headers,
                 meta=ctx.meta,
             )
+            rule = next((r for r in self._withholds if r.matches(ev)), None)
+            if rule is not None:
+                rule.times -= 1
+                rule.hits.append(ev)
+                ev.meta["withheld"] = rule.mode
+            self._record(ev)
+            if rule is not None:
+                await self._withhold(request, rule)
             return resp
 
         return run
+
+    @staticmethod
+    async def _withhold(request: web.Request, rule: Withhold) -> None:
+        if rule.mode == "drop":
+            transport = request.transport
+            if transport is not None:
+                transport.abort()  # the answer written after this goes nowhere
+            return
+        await rule.released.wait()
 
     @staticmethod
     async def _read_body(request: web.Request) -> tuple[Any, dict[int, Upload]]:
@@ -1023,6 +1098,7 @@ class FakeDiscord:
         *,
         interaction: InteractionRecord | None = None,
         flags: int = 0,
+        nonce: str | int | None = None,
     ) -> Message:
         flags |= int(data.get("flags") or 0) & (EPHEMERAL | (1 << 2) | (1 << 12) | (1 << 15))
         msg = Message(
@@ -1040,6 +1116,7 @@ class FakeDiscord:
             application_id=self.application_id if interaction else None,
             webhook_id=self.application_id if interaction else None,
             interaction_id=interaction.id if interaction else None,
+            nonce=nonce,
         )
         msg.attachments = self._attachments_for(
             channel.id, data, files, [], ephemeral=msg.ephemeral
@@ -1066,7 +1143,7 @@ class FakeDiscord:
                 "guild_id": str(msg.guild_id),
             }
         else:
-            data = msg.to_payload()
+            data = msg.to_payload(with_nonce=event == "MESSAGE_CREATE")
             data["member"] = guild.bot_member.to_payload(with_user=False)
         self._dispatch_guild_event(guild, event, data)
 
@@ -1364,7 +1441,20 @@ class FakeDiscord:
         if not perms & READ_MESSAGE_HISTORY:
             return []
         limit = int(request.query.get("limit", 50))
-        msgs = [m for m in self.channel_messages(channel) if not m.loading]
+        if not 1 <= limit <= 100:
+            raise limits.form_error(
+                [(["limit"], "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")]
+            )
+        msgs = sorted(
+            (m for m in self.channel_messages(channel) if not m.loading), key=lambda m: m.id
+        )
+        after, before = request.query.get("after"), request.query.get("before")
+        if after is not None:
+            # The ``limit`` messages right after ``after``; newest first, like every page.
+            msgs = [m for m in msgs if m.id > int(after)][:limit]
+            return [m.to_payload() for m in reversed(msgs)]
+        if before is not None:
+            msgs = [m for m in msgs if m.id < int(before)]
         return [m.to_payload() for m in reversed(msgs)][:limit]
 
     async def _h_message_create(self, request: web.Request, ctx: _Ctx) -> Any:
@@ -1379,10 +1469,36 @@ class FakeDiscord:
             raise limits.missing_permissions()
         data = payload or {}
         limits.check_message(data, len(files), creating=True)
+        nonce = data.get("nonce")
+        enforced = nonce is not None and bool(data.get("enforce_nonce"))
+        if enforced:
+            earlier = self._message_for_nonce(self.bot_user.id, nonce)
+            if earlier is not None:
+                # Discord: the message created with this nonce is returned, none is created.
+                ctx.message = earlier
+                ctx.meta["nonce_reused"] = True
+                return earlier.to_payload(with_nonce=True)
         self._check_sizes(files, channel.guild.upload_limit)
-        msg = self._new_message(channel, data, files)
+        msg = self._new_message(channel, data, files, nonce=nonce)
+        if enforced:
+            key = (self.bot_user.id, str(nonce))
+            self._nonces.pop(key, None)  # re-insert at the end: the dict stays oldest first
+            self._nonces[key] = (msg.id, msg.created_at)
         ctx.message = msg
-        return msg.to_payload()
+        return msg.to_payload(with_nonce=True)
+
+    def _message_for_nonce(self, author_id: int, nonce: str | int) -> Message | None:
+        """The message this author created with ``nonce`` within ``nonce_window``, if any."""
+        horizon = self.clock.now() - self.nonce_window
+        for key, (_, at) in list(self._nonces.items()):
+            if at >= horizon:
+                break  # oldest first: the rest are recent
+            del self._nonces[key]
+        found = self._nonces.get((author_id, str(nonce)))
+        if found is None:
+            return None
+        msg = self.messages.get(found[0])
+        return msg if msg is not None and not msg.deleted else None
 
     async def _h_message_get(self, request: web.Request, ctx: _Ctx) -> Any:
         channel = self._channel(request)

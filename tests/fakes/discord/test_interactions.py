@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 
 from .conftest import build_bot, png_bytes
-from .model import EPHEMERAL, Guild, Upload
+from .model import EPHEMERAL, Guild, Upload, wait_until
 from .server import FakeDiscord
 
 
@@ -162,7 +162,7 @@ async def test_global_and_guild_command_sync(
     rec = fake_discord.slash("ping", guild=studio)
     assert (await rec.wait_original()).content == "guild pong"
     other = fake_discord.add_guild("Other")
-    await asyncio.sleep(0.1)  # GUILD_CREATE reaches the bot
+    await wait_until(lambda: bot.get_guild(other.id) is not None)  # GUILD_CREATE arrived
     rec = fake_discord.slash("ping", guild=other)
     assert (await rec.wait_original()).content == "global pong"
 

@@ -15,7 +15,7 @@ from discord import app_commands
 from discord.http import Route
 
 from .conftest import build_bot
-from .model import ATTACH_FILES, SEND_MESSAGES, Guild
+from .model import ATTACH_FILES, SEND_MESSAGES, Guild, wait_until
 from .server import FakeDiscord
 
 Action = Callable[[discord.Interaction], Awaitable[Any]]
@@ -54,10 +54,7 @@ async def run_gated(
 ) -> Any:
     """Send /name, wait until the command reached its gate, advance the clock, open the gate."""
     rec = fake.slash(name, guild=guild, **kw)
-    for _ in range(1000):
-        if "interaction" in state:
-            break
-        await asyncio.sleep(0.005)
+    await wait_until(lambda: "interaction" in state)
     fake.clock.advance(advance)
     state["gate"].set()
     await asyncio.wait_for(state["done"].wait(), 5)
@@ -84,7 +81,7 @@ async def test_deadline_counts_real_elapsed_time(
     cmd, state = gated_command("slow", None, lambda i: i.response.defer())
     await run_discord_bot(build_bot(cmd))
     rec = fake_discord.slash("slow", guild=studio)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # real time passes (what this test is about), no event awaited
     state["gate"].set()
     await asyncio.wait_for(state["done"].wait(), 5)
     assert isinstance(state["error"], discord.NotFound) and state["error"].code == 10062
@@ -351,8 +348,7 @@ async def test_missing_send_permission_is_50013(
         await gallery_ch.send(file=discord.File(io.BytesIO(b"x"), "x.txt"))
     assert info.value.code == 50013
     general.set_permissions(studio.bot_role, allow=SEND_MESSAGES)
-    await asyncio.sleep(0.05)  # CHANNEL_UPDATE reaches the bot
-    assert channel.permissions_for(channel.guild.me).send_messages
+    await wait_until(lambda: channel.permissions_for(channel.guild.me).send_messages)
     await channel.send("allowed again")
 
 
