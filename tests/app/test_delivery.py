@@ -1,15 +1,22 @@
-"""Delivery edge cases: old messages (30046), a deleted response, a restart after expiry."""
+"""Delivery edge cases: old messages (30046), a deleted response, a restart after expiry,
+progress pacing, failures told in the channel, a channel that refuses the result."""
 
 from __future__ import annotations
 
-from tests.app.helpers import result_messages
+import itertools
+
+from tests.app.helpers import result_messages, wait_settled
 from tests.app.plugin import Atelier
+
+EDITS = ("webhook.edit", "message.edit")
 
 
 async def test_progress_stops_on_old_messages_and_the_result_is_posted(atelier: Atelier) -> None:
     atelier.toapis.script(queue_s=0.3, run_s=7.0)
     rec = atelier.slash("imagine", {"prompt": "an hour later"})
     await rec.wait_event(lambda ev: ev.kind == "webhook.edit")
+    response = rec.original
+    assert response is not None
     # An hour passes at Discord: the token is gone and the message is too old to edit.
     atelier.discord.old_message_edit_limit = 0
     atelier.discord.clock.advance(3700)
@@ -17,9 +24,30 @@ async def test_progress_stops_on_old_messages_and_the_result_is_posted(atelier: 
         lambda ev: ev.kind == "message.create" and ev.ok and bool(ev.files), timeout=30
     )
     assert event.message is not None and f"<@{atelier.studio.alice.id}>" in event.message.content
-    old = [e for e in atelier.discord.events if e.code == 30046]
-    assert len(old) <= 2  # one refused progress edit (then quiet), at most one pointer edit
+    await wait_settled(atelier, 1, "delivered")
+    refused = [e for e in atelier.discord.events if e.code == 30046]
+    # Exactly one progress edit was refused (the first one past the hour)...
+    assert [(e.kind, e.message) for e in refused] == [("message.edit", response)]
+    # ...and nothing more was tried on that message: no progress, no pointer to the result.
+    after = atelier.discord.events[refused[0].seq + 1 :]
+    assert [e for e in after if e.kind in EDITS and e.message is response] == []
     assert len(result_messages(atelier.discord)) == 1
+
+
+async def test_progress_edits_are_at_least_the_interval_apart(atelier: Atelier) -> None:
+    atelier.toapis.script(queue_s=0.3, run_s=8.0)  # progress changes on every poll
+    rec = atelier.slash("imagine", {"prompt": "slowly"})
+    await atelier.result(rec, timeout=30)
+    response = rec.original
+    progress = [
+        e
+        for e in atelier.discord.events
+        if e.kind in EDITS and e.ok and e.message is response and not e.files
+    ]
+    times = [e.monotonic for e in progress]
+    assert len(times) >= 3  # it did show progress
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 2.9, gaps  # at most one edit per 3 s
 
 
 async def test_a_deleted_response_gets_the_result_as_a_channel_message(atelier: Atelier) -> None:
@@ -71,8 +99,10 @@ async def test_a_failure_after_the_token_expired_is_explained_in_the_channel(
     text = str(msg.embeds)
     assert "blocked by safety" in text and "Nothing was charged" in text
     assert "Traceback" not in text and "{" not in msg.content
-    job = await atelier.wait_job(1, "failed")
+    job = await wait_settled(atelier, 1, "failed")
     assert job.charge_state.value == "released"
+    failures = [m for m in atelier.discord.channel_messages(atelier.studio.art) if m is not msg]
+    assert [m.id for m in failures if "could not be completed" in m.content] == []  # told once
 
 
 async def test_a_channel_that_refuses_the_result_fails_the_job_and_releases_it(
@@ -86,7 +116,7 @@ async def test_a_channel_that_refuses_the_result_fails_the_job_and_releases_it(
     await rec.wait_response()
     # ...and a moderator takes Send Messages away from the bot in the meantime.
     atelier.studio.art.set_permissions(atelier.studio.guild.bot_role, deny=SEND_MESSAGES)
-    job = await atelier.wait_job(1, "failed", timeout=20)
+    job = await wait_settled(atelier, 1, "failed")
     assert job.error_code == "undeliverable"
     assert job.charge_state.value == "released"
     assert result_messages(atelier.discord) == []

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.app.render import eta_seconds, failure_text, format_duration, progress_bar, truncate
 from bot.generation import (
     GenerationRefused,
     GenerationService,
@@ -38,42 +37,6 @@ def _job(**changes: object) -> Job:
         updated_at=100.0,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def test_progress_bar_and_durations() -> None:
-    assert progress_bar(50, 10) == "▰▰▰▰▰▱▱▱▱▱ 50%"
-    assert progress_bar(None, 4) == "▱▱▱▱ …"
-    assert progress_bar(150, 4).endswith("100%")
-    assert format_duration(5) == "5s" and format_duration(125) == "2m 05s"
-    assert format_duration(3720) == "1h 02m" and format_duration(None) == "—"
-
-
-def test_eta_from_progress_and_from_typical_duration() -> None:
-    running = _job(submitted_at=100.0, progress=25)
-    assert eta_seconds(running, 110.0, None) == pytest.approx(30.0)
-    queued = _job(state=JobState.SUBMITTED, submitted_at=100.0, progress=None)
-    assert eta_seconds(queued, 110.0, 40.0) == pytest.approx(30.0)
-    assert eta_seconds(queued, 110.0, None) is None
-
-
-def test_truncate_is_safe() -> None:
-    assert truncate("short", 10) == "short"
-    assert truncate("abcdefghij", 5) == "abcd…"
-    assert len(truncate("x" * 5000, 4096)) == 4096
-    assert truncate("abc\\" + "d" * 10, 5) == "abc…"
-
-
-def test_failure_text_is_plain_and_says_what_was_charged() -> None:
-    job = _job(
-        state=JobState.FAILED,
-        error_code="download_failed",
-        error_message="The finished image could not be fetched; nothing was charged, please try again.",
-    )
-    what, charged, advice = failure_text(job)
-    assert "nothing was charged" not in what.lower() and "could not be fetched" in what
-    assert charged == "Nothing was charged." and advice
-    committed = replace(job, charge_state=ChargeState.COMMITTED)
-    assert "used" in failure_text(committed)[1]
 
 
 def test_nearest_size() -> None:

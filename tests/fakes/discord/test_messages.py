@@ -33,9 +33,7 @@ async def test_a_repeated_nonce_returns_the_first_message(
     first = await channel.send("once", nonce="job:1")
     again = await channel.send("once more", nonce="job:1")
     assert again.id == first.id and again.content == "once"
-    assert [m.content for m in fake_discord.channel_messages(studio.channel("general"))] == [
-        "once"
-    ]
+    assert [m.content for m in fake_discord.channel_messages(studio.channel("general"))] == ["once"]
     creates = fake_discord.events_of("message.create", ok=True)
     assert [e.meta.get("nonce_reused", False) for e in creates] == [False, True]
     assert creates[0].payload["enforce_nonce"] is True  # discord.py sets it with a nonce
