@@ -337,3 +337,13 @@ async def test_the_gallery_searches_its_history_only_past_the_nonce_window(
     poster.settings = _Settings(3)  # type: ignore[assignment]  # the job's own channel
     await poster.job_delivered(_job(2, state=JobState.DELIVERED, finished_at=clock.now()), [png])
     assert transport.calls == []
+
+
+async def test_a_job_whose_end_never_comes_is_forgotten_after_a_while() -> None:
+    mono = [0.0]
+    delivery, _ = _delivery(mono)
+    await delivery.progress(_job(1))  # e.g. the job was finished by another process
+    assert delivery.remembered()["open"] == 1
+    mono[0] += 2 * 3600 + 1
+    await delivery.progress(_job(2))
+    assert delivery.remembered() == {"open": 1, "throttle": 1, "ended": 0}  # only job 2

@@ -140,6 +140,7 @@ class DiscordDelivery:
     def _conversation(self, job_id: int) -> _Conversation:
         conv = self._open.get(job_id)
         if conv is None:
+            self._prune()
             conv = self._open[job_id] = _Conversation()
         conv.touched = self._monotonic()
         return conv
@@ -270,7 +271,9 @@ class DiscordDelivery:
                 typical=self._typical(job),
             )
             try:
-                await self._edit_response(job, conv, embed=embed)
+                await self._edit_response(
+                    job, conv, embed=embed, allowed_mentions=discord.AllowedMentions.none()
+                )
             except DiscordRefused as exc:
                 if exc.meaning is not Meaning.RETRY_LATER:
                     self.throttle.silence(job.id)
