@@ -7,8 +7,9 @@ so a worker process that never connects to the gateway can deliver.
 Idempotent channel posts: each post carries a deterministic ``nonce`` (discord.py then sets
 ``enforce_nonce``, and Discord returns the message it already created for that nonce instead of
 posting again, for a few minutes). Past that window a caller first looks in the channel's
-history for its own message (``find_own``); Discord does not return nonces there, so messages
-are recognised by what they carry: the job's result file names or its buttons' custom ids.
+history for its own message (``find_own``). Fetched messages are not documented to carry their
+nonce, so messages are recognised by what they carry: the job's result file names or its
+buttons' custom ids (both stable, never translated).
 """
 
 from __future__ import annotations
