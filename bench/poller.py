@@ -213,7 +213,12 @@ async def many_jobs(n_jobs: int, seconds: float, speed: float) -> None:
                     submit_concurrency=16,
                 )
                 engine = Engine(
-                    db, ToAPIsService(client), NullDelivery(), config=config, clock=clock
+                    db.jobs,
+                    db.durations,
+                    ToAPIsService(client),
+                    NullDelivery(),
+                    config=config,
+                    clock=clock,
                 )
                 await engine.start()
                 stop = asyncio.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from bot.clock import ManualClock
 from bot.jobs.engine import Engine, EngineConfig
 from bot.jobs.hooks import DeliveryFailed
 from bot.jobs.records import Job, NewJob, decode_request
+from bot.jobs.store import JobStore
 from bot.jobs.toapis_service import ToAPIsService
 from bot.storage import Database, open_database
 from bot.toapis import RetryPolicy, ToAPIsClient
@@ -51,6 +53,7 @@ class RecordingDelivery:
     def __init__(self) -> None:
         self.delivered: list[tuple[int, list[bytes]]] = []
         self.failures: list[Job] = []
+        self.cancellations: list[tuple[Job, str]] = []
         self.progress_calls: list[Job] = []
         self.fail_next: list[BaseException] = []
         self.on_deliver: Callable[[Job], Awaitable[None]] | None = None
@@ -68,8 +71,33 @@ class RecordingDelivery:
     async def failed(self, job: Job) -> None:
         self.failures.append(job)
 
+    async def cancelled(self, job: Job, by: str) -> None:
+        self.cancellations.append((job, by))
+
     def delivered_ids(self) -> list[int]:
         return [job_id for job_id, _ in self.delivered]
+
+
+class RecordingListener:
+    """A JobListener that records each call with what the store and the disk showed then."""
+
+    def __init__(self, jobs: JobStore | None = None) -> None:
+        self.jobs = jobs  # when set, each call also records the stored job at that moment
+        self.calls: list[Job] = []
+        self.stored: list[Job | None] = []
+        self.files_present: list[bool] = []
+        self.before: Callable[[Job], Awaitable[None]] | None = None
+
+    async def job_delivered(self, job: Job, files: list[Path]) -> None:
+        if self.before is not None:
+            await self.before(job)
+        self.calls.append(job)
+        self.files_present.append(bool(files) and all(f.is_file() for f in files))
+        if self.jobs is not None:
+            self.stored.append(await self.jobs.get(job.id))
+
+    def ids(self) -> list[int]:
+        return [job.id for job in self.calls]
 
 
 class CountingCharge:
@@ -181,7 +209,8 @@ async def make_engine(
         }
         kwargs.update(overrides)
         engine = Engine(
-            kwargs.pop("db", db),  # type: ignore[arg-type]
+            kwargs.pop("jobs", db.jobs),  # type: ignore[arg-type]
+            db.durations,
             kwargs.pop("service", service),  # type: ignore[arg-type]
             kwargs.pop("delivery", delivery),  # type: ignore[arg-type]
             **kwargs,  # type: ignore[arg-type]
@@ -207,4 +236,16 @@ async def run_for(engine: Engine, clock: ManualClock, seconds: float, step: floa
         await engine.wait_idle()
 
 
-__all__ = ["DeliveryFailed", "new_job", "request_json", "run_for"]
+async def wait_until(
+    predicate: Callable[[], bool], *, timeout: float = 10.0, what: str = "the condition"
+) -> None:
+    """Wait (real time) until ``predicate()`` holds; fail the test after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+__all__ = ["DeliveryFailed", "new_job", "request_json", "run_for", "wait_until"]

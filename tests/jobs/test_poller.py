@@ -10,6 +10,7 @@ from bot.clock import ManualClock
 from bot.jobs.poller import RateBudget, TaskPoller
 from bot.jobs.records import decode_request
 from bot.jobs.service import TaskSnapshot
+from bot.jobs.states import FailureCode
 from bot.jobs.strategy import AdaptiveStrategy, PollStrategy, TrackedTask, VendorRhythm
 from bot.jobs.toapis_service import ToAPIsService
 from tests.fakes.toapis import FakeToAPIs
@@ -31,7 +32,7 @@ class Outcomes:
     async def task_finished(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
         self.finished[task.key] = snapshot
 
-    async def task_lost(self, task: TrackedTask, code: str, message: str) -> None:
+    async def task_lost(self, task: TrackedTask, code: FailureCode, detail: str) -> None:
         self.lost[task.key] = code
 
 

@@ -78,13 +78,6 @@ class CrashingStore:
         return call
 
 
-class CrashingDatabase:
-    def __init__(self, inner: Any, point: CrashPoint) -> None:
-        self._inner = inner
-        self.jobs = CrashingStore(inner.jobs, point)
-        self.durations = inner.durations
-
-
 S = JobState
 C = ChargeState
 # (crash point, script outcome, expected final state, at-least-once window hit)
@@ -147,8 +140,16 @@ async def test_crash_then_restart_ends_exactly_once(
     )
 
     db = await open_database(url)
-    crashing = CrashingDatabase(db, point)
-    first = Engine(crashing, service, delivery, config=config, clock=clock, charge=charge)  # type: ignore[arg-type]
+    crashing = CrashingStore(db.jobs, point)
+    first = Engine(
+        crashing,  # type: ignore[arg-type]
+        db.durations,
+        service,
+        delivery,
+        config=config,
+        clock=clock,
+        charge=charge,
+    )
     await first.start()
     try:
         job = await first.submit(new)
@@ -156,16 +157,18 @@ async def test_crash_then_restart_ends_exactly_once(
     except SimulatedCrash:
         job_id = 1  # the crash hit right after the row was written
     for _ in range(200):
-        if crashing.jobs.crashed:
+        if crashing.crashed:
             break
         await run_for(first, clock, 0.5)
-    assert crashing.jobs.crashed, "the crash point was never reached"
+    assert crashing.crashed, "the crash point was never reached"
     await first.stop()
     await db.close()
 
     db = await open_database(url)
     try:
-        second = Engine(db, service, delivery, config=config, clock=clock, charge=charge)
+        second = Engine(
+            db.jobs, db.durations, service, delivery, config=config, clock=clock, charge=charge
+        )
         await second.start()
         await run_for(second, clock, 60)
         await second.stop()
@@ -194,4 +197,3 @@ async def test_crash_then_restart_ends_exactly_once(
     if point == CrashPoint("transition", "before", S.SUBMITTED):
         # The task was created (and the service charged it) but its id was lost with the crash.
         assert stored.error_code == "submission_unconfirmed"
-        assert "nothing was charged by Atelier" in (stored.error_message or "")
