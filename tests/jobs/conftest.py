@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -236,16 +235,4 @@ async def run_for(engine: Engine, clock: ManualClock, seconds: float, step: floa
         await engine.wait_idle()
 
 
-async def wait_until(
-    predicate: Callable[[], bool], *, timeout: float = 10.0, what: str = "the condition"
-) -> None:
-    """Wait (real time) until ``predicate()`` holds; fail the test after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-__all__ = ["DeliveryFailed", "new_job", "request_json", "run_for", "wait_until"]
+__all__ = ["DeliveryFailed", "new_job", "request_json", "run_for"]

@@ -158,7 +158,7 @@ async def test_a_repeated_release_after_a_crash_gives_back_once(
 @pytest.mark.parametrize(
     ("point", "outcome", "final", "window"),
     CRASHES,
-    ids=[f"{c[0].when}-{c[0].method}-{c[0].target}" for c in CRASHES],
+    ids=[c[0].id for c in CRASHES],
 )
 async def test_crash_at_any_write_then_restart_settles_credits_once(
     tmp_path: Path,
