@@ -381,10 +381,12 @@ class Engine:
         keep = {j.id for j in active if j.state in (JobState.COMPLETED, JobState.DELIVERING)}
         keep |= {j.id for j in followups}
         report.orphans_removed = self.result_files.remove_orphans(keep)
-        for job in followups:
-            # Delivered, charge settled above, but the listeners may not have run.
-            report.followups += 1
-            self._work.spawn(self._followups.run(job), f"job-{job.id}-followups")
+        if followups:
+            # Delivered, charges settled above, but the listeners may not have run. One task
+            # for all: after an upgrade every older delivered row is here, and must not crowd
+            # out the jobs in flight.
+            report.followups = len(followups)
+            self._work.spawn(self._followups.resume(followups), "resume-followups")
         for job in active:
             report.by_state[job.state.value] = report.by_state.get(job.state.value, 0) + 1
             action = recovery_action(job)

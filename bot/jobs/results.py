@@ -54,9 +54,22 @@ class Followups:
                 *(self._call(listener, job, present) for listener in self._listeners)
             )
         elif self._listeners and paths:
-            log.warning("job %d: result files are gone; its listeners are skipped", job.id)
+            # Rows written before listeners existed keep file names whose files are long gone.
+            log.info("job %d: result files are gone; its listeners are skipped", job.id)
+        # Written before the files go: a crash in between leaves an orphan directory (removed
+        # on start), never a second round of listeners.
         await self._jobs.update(job.id, JobState.DELIVERED, now=self._clock.now(), files=())
         self._files.remove(job.id)
+
+    async def resume(self, jobs: Sequence[Job]) -> None:
+        """Finish the listeners a restart interrupted, one job after another."""
+        for job in jobs:
+            try:
+                await self.run(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job %d: could not finish its listeners", job.id)
 
     async def _call(self, listener: JobListener, job: Job, files: list[Path]) -> None:
         try:

@@ -191,3 +191,31 @@ async def test_a_crash_between_the_delivered_write_and_the_listeners_runs_them_o
     assert report.followups == 0
     assert delivery.delivered_ids() == [job.id]
     assert not (config.data_dir / "results" / str(job.id)).exists()
+
+
+async def test_delivered_rows_whose_files_are_long_gone_get_no_listener_call_on_start(
+    make_engine: EngineFactory,
+    db: Database,
+    fake_toapis: FakeToAPIs,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    # Rows delivered before listeners existed still name their (deleted) result files.
+    fake_toapis.script(queue_s=1, run_s=5)
+    engine = make_engine()
+    await engine.start()
+    job = await engine.submit(new_job())
+    await run_for(engine, clock, 30)
+    await engine.stop()
+    gone = str(tmp_path / "data" / "results" / str(job.id) / "1.png")
+    await db.jobs.update(job.id, JobState.DELIVERED, now=clock.now(), files=(gone,))
+
+    listener = RecordingListener()
+    again = make_engine(listeners=[listener])
+    report = await again.start()
+    await run_for(again, clock, 1)
+    assert report.followups == 1
+    assert listener.calls == []  # nothing to show: never a post without its images
+    stored = await again.get(job.id)
+    assert stored is not None and stored.files == ()
+    assert await db.jobs.list_followups() == []

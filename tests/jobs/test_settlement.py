@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ async def test_a_task_failure_keeps_the_service_words_as_detail_and_a_known_code
     clock: ManualClock,
     delivery: RecordingDelivery,
     charge: CountingCharge,
-    script: dict[str, object],
+    script: dict[str, Any],
     code: str,
     detail: str,
 ) -> None:
