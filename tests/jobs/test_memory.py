@@ -9,6 +9,7 @@ from bot.jobs.engine import CancelOutcome, EngineConfig
 from bot.jobs.hooks import DeliveryFailed
 from bot.jobs.states import JobState
 from tests.fakes.toapis import FakeToAPIs
+from tests.fakes.toapis_model import TaskScript
 from tests.jobs.conftest import CountingCharge, EngineFactory, RecordingDelivery, new_job, run_for
 
 
@@ -25,10 +26,17 @@ async def test_per_job_memory_is_empty_after_many_jobs_end_every_way(
     await engine.start()
     ended: dict[int, JobState] = {}
 
-    fake_toapis.script(times=20, queue_s=1, run_s=5)
-    fake_toapis.script(times=20, queue_s=1, run_s=5, outcome="failed")
-    fake_toapis.script(times=20, outcome="never")
-    batch = [await engine.submit(new_job()) for _ in range(60)]
+    # Outcomes by prompt: concurrent POSTs may reach the fake in any order.
+    scripts = {
+        "deliver": TaskScript(queue_s=1, run_s=5),
+        "fail": TaskScript(queue_s=1, run_s=5, outcome="failed"),
+        "never": TaskScript(outcome="never"),
+    }
+    fake_toapis.duration_policy = lambda body: scripts[str(body["prompt"])]
+    batch = [
+        await engine.submit(new_job(prompt=prompt))
+        for prompt in ["deliver"] * 20 + ["fail"] * 20 + ["never"] * 20
+    ]
     invalid = [await engine.submit(new_job(size="7:3")) for _ in range(5)]
     await run_for(engine, clock, 40)
     assert engine.memory()["tracked_tasks"] == 20  # the never-ending ones, polled
@@ -40,9 +48,8 @@ async def test_per_job_memory_is_empty_after_many_jobs_end_every_way(
     ended |= {j.id: JobState.FAILED for j in batch[20:40] + invalid}
     ended |= {j.id: JobState.CANCELLED for j in batch[40:]}
 
-    fake_toapis.script(times=5, queue_s=1, run_s=5)
     delivery.fail_next = [DeliveryFailed("Discord answered 500", permanent=False)] * 5
-    waiting = [await engine.submit(new_job()) for _ in range(5)]
+    waiting = [await engine.submit(new_job(prompt="deliver")) for _ in range(5)]
     await run_for(engine, clock, 30)
     for job in waiting:
         stored = await engine.get(job.id)
@@ -51,7 +58,7 @@ async def test_per_job_memory_is_empty_after_many_jobs_end_every_way(
     for job in waiting:
         await engine.cancel(job.id)
         ended[job.id] = JobState.CANCELLED
-    pending = [await engine.submit(new_job()) for _ in range(5)]
+    pending = [await engine.submit(new_job(prompt="never")) for _ in range(5)]
     for job in pending:  # cancelled before its first step ran
         await engine.cancel(job.id)
         ended[job.id] = JobState.CANCELLED
