@@ -82,13 +82,11 @@ class Jobs(commands.GroupCog, group_name="jobs", group_description="Your unfinis
             raise UserFacingError(
                 "You can cancel only your own jobs (members with Manage Messages can cancel any)."
             )
-        result = await self.bot.engine.cancel(job)
+        result = await self.bot.engine.cancel(job, by=interaction.user.display_name)
         if result.outcome == CancelOutcome.CANCELLED:
             await interaction.response.send_message(
                 f"Cancelled job #{job}. Nothing was charged.", ephemeral=True
             )
-            if result.job is not None:
-                await self.bot.delivery.cancelled(result.job, by=interaction.user.display_name)
         elif result.outcome == CancelOutcome.TOO_LATE:
             raise UserFacingError(
                 f"Job #{job} is being posted right now; it can no longer be cancelled."

@@ -164,7 +164,8 @@ class AtelierBot(commands.Bot):
         )
         self.delivery = DiscordDelivery(self, self.db)
         self.engine = Engine(
-            self.db,
+            self.db.jobs,
+            self.db.durations,
             service,
             GalleryDelivery(self.delivery, self, self.moderation.settings),
             config=engine_config(settings),
