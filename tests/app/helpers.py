@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 from typing import Any
 
 from PIL import Image
@@ -72,3 +74,25 @@ def result_messages(fake: FakeDiscord) -> list[Message]:
     return [
         m for m in fake.messages.values() if m.attachments and not m.deleted and not m.ephemeral
     ]
+
+
+#: Charge states after which nothing more happens to a job's credits.
+SETTLED_CHARGES = frozenset({"none", "committed", "released"})
+
+
+async def wait_settled(atelier: Any, job_id: int, timeout: float = 20.0) -> Any:
+    """Wait until the job has ended AND its charge decision was confirmed by the quota hook.
+
+    The engine writes the final state together with the decision (``release_pending`` /
+    ``commit_pending``) and only then calls the hook, so a test that reads the charge as soon as
+    the state is final races the hook: wait for both instead.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await atelier.bot.engine.get(job_id)
+        if job is not None and job.is_final and job.charge_state.value in SETTLED_CHARGES:
+            return job
+        if time.monotonic() > deadline:
+            state = job and (job.state.value, job.charge_state.value)
+            raise AssertionError(f"job {job_id} did not settle in {timeout}s: {state}")
+        await asyncio.sleep(0.02)
