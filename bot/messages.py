@@ -14,10 +14,60 @@ __all__ = ["TEXT", "say"]
 TEXT: dict[str, str] = {}
 
 # -- generation: plan, references, variants (bot/generation/) ------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "generation.mask_and_region": (
+            "Give either a mask or a region, not both — the region draws the mask for you."
+        ),
+        "generation.stored_gone": (
+            "The images of that request are no longer kept — run the command again "
+            "with the images attached."
+        ),
+        "generation.not_an_image": (
+            "{label} (`{filename}`) is not an image Atelier can use ({content_type}) — "
+            "attach a PNG, JPEG or WebP file."
+        ),
+        "generation.reference_too_large": (
+            "{label} is {size}; the most the image service takes is {limit} — "
+            "attach a smaller file (e.g. a JPEG)."
+        ),
+        "generation.mask_not_png": (
+            "The mask must be a PNG with transparency (erase the parts to repaint) — "
+            "`{filename}` is {content_type}."
+        ),
+        "generation.mask_too_large": "The mask is {size}; the most allowed is {limit}.",
+        "generation.mask_size_mismatch": (
+            "The mask is {mask_width}x{mask_height} but the image is {width}x{height} — "
+            "they must be the same size (or use `region` instead of a mask)."
+        ),
+        "generation.mask_needs_image": "A mask needs the image it edits — attach the image too.",
+        "generation.already_highest": (
+            "This image is already at {resolution}, the highest resolution for {size} — "
+            "nothing to upscale."
+        ),
+    }
+)
 
 # -- images: inspecting, converting, masks (bot/images.py) -----------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "images.empty": "{label} is empty — attach a PNG, JPEG or WebP image.",
+        "images.too_many_pixels": (
+            "{label} is {width}x{height} pixels — too large; use at most 8192x8192."
+        ),
+        "images.unreadable": "{label} is not a readable image — attach a PNG, JPEG or WebP file.",
+        "images.wrong_format": "{label} is a {format} image — attach a PNG, JPEG or WebP file.",
+        "images.cannot_convert": "This image format cannot be converted for the chosen model.",
+        "images.too_large_converted": (
+            "{label} is {size} once converted to a format the image service takes; the most it "
+            "takes is {limit} — attach a JPEG, or a smaller image."
+        ),
+        "images.too_large_reencoded": (
+            "{label} is still over {limit} even as a JPEG — attach a smaller image."
+        ),
+        "images.result_too_large": "The result could not be made small enough to post here.",
+    }
+)
 
 # -- server policy and blocklist (bot/guild_settings/) ---------------------------------------
 TEXT.update({})

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.refusal import Refusal
+
 from .models import GenerationRequest
 
 __all__ = [
@@ -67,13 +69,12 @@ _PIXELS: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int] | Non
 }
 
 
-class RequestValidationError(ValueError):
-    """A request the service would refuse; ``str(err)`` tells a member what to change."""
+class RequestValidationError(Refusal):
+    """A request the service would refuse; ``message`` tells a member what to change."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
