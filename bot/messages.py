@@ -70,7 +70,28 @@ TEXT.update(
 )
 
 # -- server policy and blocklist (bot/guild_settings/) ---------------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "blocklist.empty_term": "The term is empty — give a word or phrase to block.",
+        "blocklist.term_too_long": "A term may be at most {limit} characters.",
+        "blocklist.term_needs_letter": "A term needs at least one letter or digit.",
+        "policy.channel_only": (
+            "Image generation works only in {channels} on this server. Nothing was charged."
+        ),
+        "policy.blocked_term": (
+            "Your prompt contains “{term}”, which this server's moderators have blocked. "
+            "Change the prompt and try again; nothing was charged."
+        ),
+        "policy.max_count": (
+            "This server allows at most {limit} {images} per request — you asked for "
+            "{asked}. Nothing was charged."
+        ),
+        "policy.max_resolution": (
+            "This server allows resolutions up to {limit} — you asked for {asked}. "
+            "Nothing was charged."
+        ),
+    }
+)
 
 # -- quotas (bot/quota/) ---------------------------------------------------------------------
 TEXT.update({})
