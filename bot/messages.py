@@ -41,6 +41,43 @@ TEXT.update(
             "they must be the same size (or use `region` instead of a mask)."
         ),
         "generation.mask_needs_image": "A mask needs the image it edits — attach the image too.",
+        # the capability catalog's checks (bot/toapis/catalog.py)
+        "generation.request.unknown_model": "Unknown model `{model}` — pick {known}.",
+        "generation.request.no_setting": (
+            "{model} has no {setting} setting — leave it out or use {other}."
+        ),
+        "generation.request.option_unavailable": "{setting} `{value}` is not available — pick {allowed}.",
+        "generation.request.empty_prompt": "The prompt is empty — describe the image you want.",
+        "generation.request.prompt_too_long": (
+            "The prompt is {length:,} characters; {model} takes at most {limit:,} — shorten it."
+        ),
+        "generation.request.no_auto_size": "{model} cannot choose the size itself — pick {sizes}.",
+        "generation.request.size_unavailable": "Size `{size}` is not available on {model} — pick {sizes}.",
+        "generation.request.4k_sizes": "4K works only with {sizes} — pick one of those or 2K.",
+        "generation.request.no_compression": "{model} has no compression setting — leave it out.",
+        "generation.request.compression_range": "Compression must be a whole number from 0 to 100.",
+        "generation.request.no_count_allowed": "{model} cannot make images under this server's limit.",
+        "generation.request.count_unavailable": (
+            "{model} can make {allowed} images per request — you asked for {asked}."
+        ),
+        "generation.request.too_many_references": (
+            "{model} takes at most {limit} reference images — you gave {given}."
+        ),
+        "generation.request.references_not_uploaded": (
+            "Reference images must be uploaded first (http or https links only)."
+        ),
+        "generation.request.reference_type": "{label} must be {kinds} for {model}.",
+        "generation.request.reference_too_large": "{label} is {size}; {model} takes at most {limit}.",
+        "generation.request.mask_not_png": "The mask must be a PNG file.",
+        "generation.request.mask_no_alpha": (
+            "The mask has no transparency — erase the parts to repaint (alpha 0) "
+            "and save it as PNG."
+        ),
+        "generation.request.mask_too_large": "The mask is {size}; {model} takes at most {limit}.",
+        "generation.request.mask_size_mismatch": (
+            "The mask is {mask_width}x{mask_height} but the image is {width}x{height} — "
+            "they must be the same size."
+        ),
         "generation.already_highest": (
             "This image is already at {resolution}, the highest resolution for {size} — "
             "nothing to upscale."
