@@ -101,24 +101,33 @@ def fit_reference(
 ) -> tuple[bytes, ImageFacts]:
     """Return a reference that fits ``limit`` bytes: as is, or re-encoded as JPEG.
 
-    Only an opaque image is re-encoded (JPEG has no transparency, and transparent pixels
-    mean something to the edit models), and only for a model that takes JPEG references;
+    Only an opaque image (or one whose alpha channel is fully opaque) is re-encoded (JPEG
+    has no transparency, and transparent pixels mean something to the edit models), and only for a model that takes JPEG references;
     the quality steps down until it fits. Otherwise the member is told what to attach.
     """
     if len(data) <= limit:
         return data, facts
-    if facts.has_alpha or "image/jpeg" not in accepted:
-        raise ImageProblem(
-            say("images.too_large_converted", label=label, size=_mb(len(data)), limit=_mb(limit))
-        )
+    refused = ImageProblem(
+        say("images.too_large_converted", label=label, size=_mb(len(data)), limit=_mb(limit))
+    )
+    if "image/jpeg" not in accepted:
+        raise refused
     with Image.open(io.BytesIO(data)) as img:
         img.seek(0)
+        if facts.has_alpha and not _fully_opaque(img):
+            raise refused
         rgb = img.convert("RGB")
     for quality in REFERENCE_JPEG_QUALITIES:
         encoded = _encode_jpeg(rgb, quality)
         if len(encoded) <= limit:
             return encoded, inspect_image(encoded, label=label)
     raise ImageProblem(say("images.too_large_reencoded", label=label, limit=_mb(limit)))
+
+
+def _fully_opaque(img: Image.Image) -> bool:
+    """Return whether an image with an alpha channel has no transparent pixel at all."""
+    alpha = img.convert("RGBA").getchannel("A")
+    return alpha.getextrema() == (255, 255)
 
 
 def _mb(n: int) -> str:

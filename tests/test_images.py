@@ -141,3 +141,12 @@ def test_fit_reference_returns_a_fitting_image_unchanged() -> None:
     data = encode(Image.new("RGB", (30, 30), "red"), "PNG")
     facts = inspect_image(data)
     assert fit_reference(data, facts, PNG_JPEG, len(data), label="x") == (data, facts)
+
+
+def test_fit_reference_reencodes_an_image_whose_alpha_is_fully_opaque() -> None:
+    noise = Image.frombytes("RGB", (400, 400), os.urandom(400 * 400 * 3)).convert("RGBA")
+    data = encode(noise, "PNG")
+    facts = inspect_image(data)
+    assert facts.has_alpha
+    fitted, out = fit_reference(data, facts, PNG_JPEG, len(data) // 2, label="Image 1")
+    assert out.content_type == "image/jpeg" and len(fitted) <= len(data) // 2
