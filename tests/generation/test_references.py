@@ -40,9 +40,15 @@ async def test_a_webp_too_large_once_converted_is_reencoded_as_jpeg_under_the_li
         assert img.format == "JPEG" and img.size == (3000, 3000)
 
 
+def _transparent_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (600, 600), (0, 0, 0, 0)).save(out, format="PNG")
+    return out.getvalue()
+
+
 def test_a_transparent_reference_too_large_is_refused_with_what_to_do() -> None:
     with pytest.raises(ImageProblem) as info:
-        references.prepare_reference(MODEL, png(600, 600, mode="RGBA"), label="Image 1", limit=100)
+        references.prepare_reference(MODEL, _transparent_png(), label="Image 1", limit=100)
     assert isinstance(info.value, Refusal)
     assert "Image 1" in info.value.message and "attach a JPEG" in info.value.message
 
