@@ -14,13 +14,121 @@ __all__ = ["TEXT", "say"]
 TEXT: dict[str, str] = {}
 
 # -- generation: plan, references, variants (bot/generation/) ------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "generation.mask_and_region": (
+            "Give either a mask or a region, not both — the region draws the mask for you."
+        ),
+        "generation.stored_gone": (
+            "The images of that request are no longer kept — run the command again "
+            "with the images attached."
+        ),
+        "generation.not_an_image": (
+            "{label} (`{filename}`) is not an image Atelier can use ({content_type}) — "
+            "attach a PNG, JPEG or WebP file."
+        ),
+        "generation.reference_too_large": (
+            "{label} is {size}; the most the image service takes is {limit} — "
+            "attach a smaller file (e.g. a JPEG)."
+        ),
+        "generation.mask_not_png": (
+            "The mask must be a PNG with transparency (erase the parts to repaint) — "
+            "`{filename}` is {content_type}."
+        ),
+        "generation.mask_too_large": "The mask is {size}; the most allowed is {limit}.",
+        "generation.mask_size_mismatch": (
+            "The mask is {mask_width}x{mask_height} but the image is {width}x{height} — "
+            "they must be the same size (or use `region` instead of a mask)."
+        ),
+        "generation.mask_needs_image": "A mask needs the image it edits — attach the image too.",
+        # the capability catalog's checks (bot/toapis/catalog.py)
+        "generation.request.unknown_model": "Unknown model `{model}` — pick {known}.",
+        "generation.request.no_setting": (
+            "{model} has no {setting} setting — leave it out or use {other}."
+        ),
+        "generation.request.option_unavailable": "{setting} `{value}` is not available — pick {allowed}.",
+        "generation.request.empty_prompt": "The prompt is empty — describe the image you want.",
+        "generation.request.prompt_too_long": (
+            "The prompt is {length:,} characters; {model} takes at most {limit:,} — shorten it."
+        ),
+        "generation.request.no_auto_size": "{model} cannot choose the size itself — pick {sizes}.",
+        "generation.request.size_unavailable": "Size `{size}` is not available on {model} — pick {sizes}.",
+        "generation.request.4k_sizes": "4K works only with {sizes} — pick one of those or 2K.",
+        "generation.request.no_compression": "{model} has no compression setting — leave it out.",
+        "generation.request.compression_range": "Compression must be a whole number from 0 to 100.",
+        "generation.request.no_count_allowed": "{model} cannot make images under this server's limit.",
+        "generation.request.count_unavailable": (
+            "{model} can make {allowed} images per request — you asked for {asked}."
+        ),
+        "generation.request.too_many_references": (
+            "{model} takes at most {limit} reference images — you gave {given}."
+        ),
+        "generation.request.references_not_uploaded": (
+            "Reference images must be uploaded first (http or https links only)."
+        ),
+        "generation.request.reference_type": "{label} must be {kinds} for {model}.",
+        "generation.request.reference_too_large": "{label} is {size}; {model} takes at most {limit}.",
+        "generation.request.mask_not_png": "The mask must be a PNG file.",
+        "generation.request.mask_no_alpha": (
+            "The mask has no transparency — erase the parts to repaint (alpha 0) "
+            "and save it as PNG."
+        ),
+        "generation.request.mask_too_large": "The mask is {size}; {model} takes at most {limit}.",
+        "generation.request.mask_size_mismatch": (
+            "The mask is {mask_width}x{mask_height} but the image is {width}x{height} — "
+            "they must be the same size."
+        ),
+        "generation.already_highest": (
+            "This image is already at {resolution}, the highest resolution for {size} — "
+            "nothing to upscale."
+        ),
+    }
+)
 
 # -- images: inspecting, converting, masks (bot/images.py) -----------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "images.empty": "{label} is empty — attach a PNG, JPEG or WebP image.",
+        "images.too_many_pixels": (
+            "{label} is {width}x{height} pixels — too large; use at most 8192x8192."
+        ),
+        "images.unreadable": "{label} is not a readable image — attach a PNG, JPEG or WebP file.",
+        "images.wrong_format": "{label} is a {format} image — attach a PNG, JPEG or WebP file.",
+        "images.cannot_convert": "This image format cannot be converted for the chosen model.",
+        "images.too_large_converted": (
+            "{label} is {size} once converted to a format the image service takes; the most it "
+            "takes is {limit} — attach a JPEG, or a smaller image."
+        ),
+        "images.too_large_reencoded": (
+            "{label} is still over {limit} even as a JPEG — attach a smaller image."
+        ),
+        "images.result_too_large": "The result could not be made small enough to post here.",
+    }
+)
 
 # -- server policy and blocklist (bot/guild_settings/) ---------------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "blocklist.empty_term": "The term is empty — give a word or phrase to block.",
+        "blocklist.term_too_long": "A term may be at most {limit} characters.",
+        "blocklist.term_needs_letter": "A term needs at least one letter or digit.",
+        "policy.channel_only": (
+            "Image generation works only in {channels} on this server. Nothing was charged."
+        ),
+        "policy.blocked_term": (
+            "Your prompt contains “{term}”, which this server's moderators have blocked. "
+            "Change the prompt and try again; nothing was charged."
+        ),
+        "policy.max_count": (
+            "This server allows at most {limit} {images} per request — you asked for "
+            "{asked}. Nothing was charged."
+        ),
+        "policy.max_resolution": (
+            "This server allows resolutions up to {limit} — you asked for {asked}. "
+            "Nothing was charged."
+        ),
+    }
+)
 
 # -- quotas (bot/quota/) ---------------------------------------------------------------------
 TEXT.update({})

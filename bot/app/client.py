@@ -175,7 +175,11 @@ class AtelierBot(commands.Bot):
         )
         self.delivery.engine = self.engine
         self.generation = GenerationService(
-            self.engine, self.db, self.policy, data_dir=settings.data_dir, clock=self.engine_clock
+            self.engine.submit,
+            self.db.job_discord,
+            self.policy,
+            data_dir=settings.data_dir,
+            clock=self.engine_clock,
         )
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in self.extension_names:

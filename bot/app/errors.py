@@ -13,10 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.generation import GenerationRefused
-from bot.images import ImageProblem
-from bot.policy import PolicyRefusal
-from bot.toapis.catalog import RequestValidationError
+from bot.refusal import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +35,8 @@ def friendly_message(error: BaseException) -> str | None:
     """Return the member-facing text of a known error, or None for an unexpected one."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
-    if isinstance(error, UserFacingError | GenerationRefused | PolicyRefusal):
+    if isinstance(error, UserFacingError | Refusal):
         return error.message
-    if isinstance(error, RequestValidationError):
-        return error.message
-    if isinstance(error, ImageProblem):
-        return str(error)
     if isinstance(error, app_commands.CommandOnCooldown):
         return f"Slow down a little — try again in {error.retry_after:.0f} s."
     if isinstance(error, app_commands.MissingPermissions):
