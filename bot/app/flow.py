@@ -18,12 +18,11 @@ from typing import Any, Protocol
 import aiohttp
 import discord
 
-from bot.app.errors import SHOWN, UserFacingError
+from bot.app.errors import SHOWN
 from bot.generation import (
     UPLOAD_MAX_BYTES,
     DeclaredImage,
     DiscordTarget,
-    GenerationRefused,
     GenerationService,
     Options,
     Plan,
@@ -32,7 +31,9 @@ from bot.generation import (
 )
 from bot.images import MaskRegion
 from bot.jobs.records import Job
+from bot.messages import say
 from bot.policy import Origin, RequestContext
+from bot.refusal import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +77,17 @@ class AttachmentDownloader:
                 image.url, timeout=aiohttp.ClientTimeout(total=self.timeout)
             ) as resp:
                 if resp.status != 200:
-                    raise GenerationRefused(
-                        f"{image.label} could not be fetched from Discord (HTTP {resp.status}) — "
-                        "attach it again."
+                    raise Refusal(
+                        say("app.fetch_failed_status", label=image.label, status=resp.status)
                     )
                 data = bytearray()
                 async for chunk in resp.content.iter_chunked(64 * 1024):
                     data += chunk
                     if len(data) > cap:
-                        raise GenerationRefused(
-                            f"{image.label} is larger than the image service takes (10 MB)."
-                        )
+                        raise Refusal(say("app.fetch_too_large", label=image.label))
                 return bytes(data)
         except (TimeoutError, aiohttp.ClientError):
-            raise GenerationRefused(
-                f"{image.label} could not be fetched from Discord — attach it again."
-            ) from None
+            raise Refusal(say("app.fetch_failed", label=image.label)) from None
 
 
 class GenerationFlow:
@@ -166,14 +162,14 @@ class GenerationFlow:
     async def _job(self, job_id: int) -> Job:
         job = await self.jobs.get(job_id)
         if job is None:
-            raise UserFacingError("Atelier no longer knows that request — run the command again.")
+            raise Refusal(say("app.job_unknown"))
         return job
 
     @staticmethod
     def _attachment(interaction: discord.Interaction[Any], index: int) -> discord.Attachment:
         attachments = interaction.message.attachments if interaction.message else []
         if not 1 <= index <= len(attachments):
-            raise UserFacingError("That image is no longer on this message.")
+            raise Refusal(say("app.image_gone"))
         return attachments[index - 1]
 
     async def reroll(self, interaction: discord.Interaction[Any], job_id: int) -> None:
@@ -218,10 +214,7 @@ class GenerationFlow:
         job = await self.jobs.get(job_id)
         owner = job is not None and job.member_id == interaction.user.id
         if not owner and not interaction.permissions.manage_messages:
-            raise UserFacingError(
-                "Only the member who asked for this image, or someone with Manage Messages, "
-                "can delete it."
-            )
+            raise Refusal(say("app.delete_not_allowed"))
         await interaction.response.defer()
         if interaction.message is not None:
             try:

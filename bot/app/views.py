@@ -19,6 +19,7 @@ import discord
 
 from bot.app.errors import handle_error, reply
 from bot.app.flow import GenerationFlow
+from bot.messages import say
 
 __all__ = [
     "DYNAMIC_ITEMS",
@@ -56,7 +57,7 @@ async def _run(
 ) -> None:
     client: Any = interaction.client
     if not client.accepting:
-        await reply(interaction, "Atelier is restarting — please try again in a minute.")
+        await reply(interaction, say("app.restarting"))
         return
     flow: GenerationFlow = client.flow
     try:
