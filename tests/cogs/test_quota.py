@@ -237,9 +237,9 @@ async def test_everyone_role_sets_the_server_default_cap(
 async def test_usage_chart_is_drawn_off_the_event_loop(
     managers: Member, atelier: Atelier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import sys
     import threading
 
-    import cogs.quota
     from bot.quota.chart import render_usage_chart
 
     drawn_on: list[threading.Thread] = []
@@ -248,7 +248,8 @@ async def test_usage_chart_is_drawn_off_the_event_loop(
         drawn_on.append(threading.current_thread())
         return render_usage_chart(*args, **kwargs)
 
-    monkeypatch.setattr(cogs.quota, "render_usage_chart", recording_chart)
+    # The module the bot loaded as its extension.
+    monkeypatch.setattr(sys.modules["cogs.quota"], "render_usage_chart", recording_chart)
     rec = atelier.slash("quota usage", {"days": 3}, member=managers)
     msg = await rec.wait_original(lambda m: bool(m.attachments))
     assert msg.attachments[0].data.startswith(b"\x89PNG")
