@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -185,6 +186,52 @@ async def start_atelier(
     # The bot stops before its services close (the stack runs after runner.stop / aclose).
     stack.push_async_callback(runner.stop, bot)
     return bot  # type: ignore[return-value]
+
+
+class DatabaseWrites:
+    """See, from a connection of its own, whether anything was committed to the bot's database.
+
+    SQLite's ``PRAGMA data_version`` changes when another connection commits, whatever driver
+    it uses; reading it is synchronous, so it can be sampled inside a fake-Discord event.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        path = settings.database_url.removeprefix("sqlite:///")
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._base = self._version()
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def mark(self) -> None:
+        """Forget what was written so far."""
+        self._base = self._version()
+
+    def written(self) -> bool:
+        """Whether a commit happened since the last ``mark``."""
+        return self._version() != self._base
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+async def written_before_ack(
+    fake: FakeDiscord, watch: DatabaseWrites, send: Callable[[], InteractionRecord]
+) -> tuple[InteractionRecord, bool]:
+    """Send an interaction; return it and whether the database was written before its callback."""
+    since = fake.mark()
+    watch.mark()
+    rec = send()
+    seen: list[bool] = []
+
+    def at_callback(ev: Any) -> bool:
+        if ev.kind == "interaction.callback" and ev.interaction is rec:
+            seen.append(watch.written())  # sampled before the bot hears the answer
+            return True
+        return False
+
+    await fake.wait_for(at_callback, since=since, timeout=10)
+    return rec, seen[0]
 
 
 def atelier_settings(env: dict[str, str]) -> Settings:
