@@ -68,6 +68,10 @@ TEXT.update(
         ),
         "app.fetch_too_large": "{label} is larger than the image service takes (10 MB).",
         "app.fetch_failed": "{label} could not be fetched from Discord — attach it again.",
+        # how refusals name the member's attachments (they start a sentence)
+        "app.label_image_n": "Image {n}",
+        "app.label_image": "The image",
+        "app.label_mask": "The mask",
         # /jobs (cogs/jobs.py)
         "jobs.none": "You have no unfinished jobs.",
         "jobs.title": "Your unfinished jobs",

@@ -133,7 +133,9 @@ class GenerationFlow:
         attachments: list[discord.Attachment],
     ) -> None:
         """``/imagine``: text to image, or images as references."""
-        images = [declared(a, f"Image {i}") for i, a in enumerate(attachments, start=1)]
+        images = [
+            declared(a, say("app.label_image_n", n=i)) for i, a in enumerate(attachments, start=1)
+        ]
         plan = await self.generation.plan(
             self.context(interaction, "imagine"), options, images=images
         )
@@ -151,8 +153,8 @@ class GenerationFlow:
         plan = await self.generation.plan(
             self.context(interaction, "edit"),
             options,
-            images=[declared(image, "The image")],
-            mask=declared(mask, "The mask") if mask is not None else None,
+            images=[declared(image, say("app.label_image"))],
+            mask=declared(mask, say("app.label_mask")) if mask is not None else None,
             region=region,
         )
         await self._launch(interaction, plan)
@@ -191,7 +193,7 @@ class GenerationFlow:
         plan = await self.generation.plan(
             self.context(interaction, "vary"),
             options_of(job),
-            images=[declared(attachment, "The image")],
+            images=[declared(attachment, say("app.label_image"))],
             parent_job_id=job.id,
         )
         await self._launch(interaction, plan)
@@ -204,7 +206,7 @@ class GenerationFlow:
         plan = await self.generation.plan(
             self.context(interaction, "upscale"),
             options,
-            images=[declared(attachment, "The image")],
+            images=[declared(attachment, say("app.label_image"))],
             parent_job_id=job.id,
         )
         await self._launch(interaction, plan)
