@@ -16,6 +16,12 @@ from tests.fakes.discord import FakeDiscord
 from tests.fakes.toapis import FakeToAPIs
 
 
+@pytest.fixture
+def restores_discord_target(run_discord_bot: object) -> None:
+    """build_services points discord.py at the fake; the runner fixture undoes it afterwards."""
+
+
+@pytest.mark.usefixtures("restores_discord_target")
 async def test_services_are_wired_and_all_closed_on_leaving(
     fake_discord: FakeDiscord, atelier_toapis: FakeToAPIs, tmp_path: Path
 ) -> None:
@@ -33,6 +39,7 @@ async def test_services_are_wired_and_all_closed_on_leaving(
     assert not [e for e in fake_discord.events if e.kind == "gateway.identify"]
 
 
+@pytest.mark.usefixtures("restores_discord_target")
 async def test_a_refused_login_closes_what_was_already_open(
     fake_discord: FakeDiscord,
     atelier_toapis: FakeToAPIs,
