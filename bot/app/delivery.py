@@ -108,7 +108,6 @@ class DiscordDelivery:
         self._done: set[int] = set()
         self._quiet: set[int] = set()  # progress edits stopped (old message, 30046, gone)
         self._token_dead: set[int] = set()
-        self._queue_cache: tuple[float, list[Job]] = (0.0, [])
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -179,19 +178,14 @@ class DiscordDelivery:
         await message.edit(**fields)
 
     async def _queue_position(self, job: Job) -> tuple[int, int] | None:
-        if job.state not in WAITING_STATES or self.engine is None:
+        if job.state not in WAITING_STATES:
             return None
-        stamp, jobs = self._queue_cache
-        if time.monotonic() - stamp > 1.0:
-            try:
-                jobs = [j for j in await self.db.jobs.list_active() if j.state in WAITING_STATES]
-            except Exception:
-                return None
-            self._queue_cache = (time.monotonic(), jobs)
-        ids = [j.id for j in jobs]
-        if job.id not in ids:
+        try:
+            # Counted in the database: no list of every active job is loaded per edit.
+            return await self.db.jobs.queue_position(job.id, WAITING_STATES)
+        except Exception:
+            log.debug("could not read the queue position of job %d", job.id, exc_info=True)
             return None
-        return ids.index(job.id) + 1, len(ids)
 
     def _typical(self, job: Job) -> float | None:
         if self.engine is None:

@@ -1,8 +1,10 @@
 """The gallery: every delivered result is also posted to the server's gallery channel, if set.
 
-``GalleryDelivery`` wraps the bot's ``Delivery``: after a result was delivered to the member it
-posts a copy (prompt, who made it — without pinging anyone — and the images) to the gallery
-channel. Best effort: a gallery that is gone or forbidden never fails the member's delivery.
+``GalleryPoster`` is a ``JobListener``: the engine calls it after the ``delivered`` write,
+outside the delivery slots, and once more after a restart if a crash cut it short. It posts a
+copy (prompt, who made it — without pinging anyone — and the images) with a nonce derived from
+the job, so Discord creates the message once even when the post is repeated. Best effort: a
+gallery that is gone or forbidden never fails the member's delivery.
 """
 
 from __future__ import annotations
@@ -17,38 +19,30 @@ import discord
 from bot.app.render import truncate
 from bot.guild_settings.service import GuildSettingsService
 from bot.images import ImageProblem, fit_for_upload
-from bot.jobs.hooks import Delivery
 from bot.jobs.records import Job
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GalleryDelivery"]
+__all__ = ["GalleryPoster", "gallery_nonce"]
 
 DEFAULT_LIMIT = 10 * 1024 * 1024
 GALLERY_TIMEOUT = 30.0
 
 
-class GalleryDelivery:
-    """A ``Delivery`` that also showcases delivered results in the gallery channel."""
+def gallery_nonce(job_id: int) -> str:
+    """Return the nonce of a job's gallery post (Discord allows 25 characters)."""
+    return f"atelier-g-{job_id}"[:25]
 
-    def __init__(
-        self, inner: Delivery, client: discord.Client, settings: GuildSettingsService
-    ) -> None:
-        self.inner = inner
+
+class GalleryPoster:
+    """Showcase delivered results in the server's gallery channel (a ``JobListener``)."""
+
+    def __init__(self, client: discord.Client, settings: GuildSettingsService) -> None:
         self.client = client
         self.settings = settings
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    async def progress(self, job: Job) -> None:
-        await self.inner.progress(job)
-
-    async def failed(self, job: Job) -> None:
-        await self.inner.failed(job)
-
-    async def deliver(self, job: Job, files: list[Path]) -> None:
-        await self.inner.deliver(job, files)
+    async def job_delivered(self, job: Job, files: list[Path]) -> None:
+        """Post the job's result to the gallery, if the server has one (never raises)."""
         try:
             await asyncio.wait_for(self.post(job, files), GALLERY_TIMEOUT)
         except asyncio.CancelledError:
@@ -94,6 +88,7 @@ class GalleryDelivery:
             embed=embed,
             files=attachments,
             allowed_mentions=discord.AllowedMentions.none(),
+            nonce=gallery_nonce(job.id),
         )
         return True
 
