@@ -404,6 +404,8 @@ class DiscordDelivery:
             files=[discord.File(_bytes_io(f.data), filename=f.filename) for f in fitted],
             view=result_view(job.id, len(fitted)),
             allowed_mentions=_requester_only(job.member_id),
+            # A repeat after a crash mid-post returns the message Discord already created.
+            nonce=f"atelier-r-{job.id}"[:25],
         )
         await self._point_to(job, message)
 
@@ -453,6 +455,7 @@ class DiscordDelivery:
                     embed=self.failure_embed(job),
                     view=failure_view(job.id),
                     allowed_mentions=_requester_only(job.member_id),
+                    nonce=f"atelier-f-{job.id}"[:25],
                 )
             finally:
                 self._forget(job.id)
