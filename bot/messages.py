@@ -134,7 +134,64 @@ TEXT.update(
 TEXT.update({})
 
 # -- job failures: what happened / what to try, per FailureCode (bot/jobs/, bot/app/) --------
-TEXT.update({})
+TEXT.update(
+    {
+        # What happened ({detail}: the service's words or a filename, see bot.jobs.states).
+        "failure.charge_refused.what": "{detail}",
+        "failure.cancelled.what": "The request was cancelled.",
+        "failure.submission_unconfirmed.what": (
+            "We could not confirm that the request reached the image service."
+        ),
+        "failure.interrupted.what": "The bot restarted while this request was being set up.",
+        "failure.invalid_request.what": "The image service refused the request: {detail}",
+        "failure.service_unavailable.what": "The image service is unavailable right now.",
+        "failure.reference_missing.what": "The reference image {detail} could not be read.",
+        "failure.reference_rejected.what": "The image service refused the reference image {detail}",
+        "failure.generation_failed.what": "The image service could not make this image: {detail}",
+        "failure.content_policy_violation.what": (
+            "The image service's safety check stopped this image: {detail}"
+        ),
+        "failure.no_result.what": "The image service finished but sent no image.",
+        "failure.time_limit.what": (
+            "The image took longer than {minutes} minutes, so it was stopped."
+        ),
+        "failure.task_not_found.what": (
+            "The image service no longer knows this request (it may have expired)."
+        ),
+        "failure.result_expired.what": "The finished image expired before it could be fetched.",
+        "failure.result_too_large.what": "The finished image was too large to fetch.",
+        "failure.download_failed.what": "The finished image could not be fetched.",
+        "failure.undeliverable.what": "The image was made but could not be delivered here.",
+        "failure.no_detail": "no reason given",
+        # What to try.
+        "failure.charge_refused.advice": "Check `/quota me`, then try again.",
+        "failure.cancelled.advice": "Run the command again when you want it.",
+        "failure.submission_unconfirmed.advice": (
+            "Try again; if it keeps happening, tell a moderator."
+        ),
+        "failure.interrupted.advice": "Run the command again.",
+        "failure.invalid_request.advice": (
+            "Check the options (size, resolution, images) and try again."
+        ),
+        "failure.service_unavailable.advice": "Try again in a few minutes.",
+        "failure.reference_missing.advice": "Run the command again with the images attached.",
+        "failure.reference_rejected.advice": "Try another image (PNG or JPEG under 10 MB).",
+        "failure.generation_failed.advice": "Try again in a moment, perhaps with another prompt.",
+        "failure.content_policy_violation.advice": "Try rewording the prompt.",
+        "failure.no_result.advice": "Try again.",
+        "failure.time_limit.advice": "Try again, perhaps at a lower resolution or quality.",
+        "failure.task_not_found.advice": "Try again.",
+        "failure.result_expired.advice": "Try again.",
+        "failure.result_too_large.advice": "Try again at a lower resolution.",
+        "failure.download_failed.advice": "Try again.",
+        "failure.undeliverable.advice": (
+            "Check that Atelier may post and attach files in this channel, then try again."
+        ),
+        # Was anything charged?
+        "failure.charged": "The credits for this request were used.",
+        "failure.not_charged": "Nothing was charged.",
+    }
+)
 
 # -- delivery: progress, results, failures, gallery (bot/app/delivery/) ----------------------
 TEXT.update({})

@@ -278,7 +278,6 @@ class DiscordDelivery:
     def failure_embed(self, job: Job) -> discord.Embed:
         data = self._details(job)
         what, charged, advice = failure_text(job)
-        what = _what_happened(job, what)
         embed = discord.Embed(
             title="This image could not be made",
             description=truncate(str(data.get("prompt", "")), 1000),
@@ -491,33 +490,6 @@ class DiscordDelivery:
 # Transitional (issue 9): the engine stores a FailureCode and a neutral detail now; until the
 # per-code sentences land in bot.messages, these say what happened (the detail is shown only
 # where it is the service's own words or a file name).
-_WHAT_HAPPENED = {
-    "generation_failed": "The image service could not make this image: {detail}",
-    "content_policy_violation": "The image service could not make this image: {detail}",
-    "invalid_request": "The image service refused the request: {detail}",
-    "reference_missing": "The reference image {detail} could not be read.",
-    "reference_rejected": "The image service refused the reference image {detail}",
-    "submission_unconfirmed": "We could not confirm the request reached the image service.",
-    "interrupted": "The bot restarted while this request was being set up.",
-    "service_unavailable": "The image service is unavailable right now.",
-    "no_result": "The image service finished but sent no image.",
-    "time_limit": "The image took too long, so it was stopped.",
-    "task_not_found": "The image service no longer knows this request.",
-    "result_expired": "The finished image expired before it could be fetched.",
-    "result_too_large": "The finished image was too large to fetch.",
-    "download_failed": "The finished image could not be fetched.",
-    "undeliverable": "The image was made but could not be delivered.",
-}
-
-
-def _what_happened(job: Job, fallback: str) -> str:
-    template = _WHAT_HAPPENED.get(job.error_code or "")
-    if template is None:
-        return fallback
-    detail = (job.error_message or "").strip() or "no reason given"
-    return template.format(detail=detail)
-
-
 async def _post(channel: Any, what: str, **message: Any) -> discord.Message:
     """Send a channel message; a refusal becomes ``DeliveryFailed`` (permanent unless retryable)."""
     try:

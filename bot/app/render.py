@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 
 from bot.jobs.records import Job
-from bot.jobs.states import ChargeState, JobState
+from bot.jobs.states import ChargeState, FailureCode, JobState
+from bot.messages import say
 
 __all__ = [
     "eta_seconds",
@@ -94,44 +95,20 @@ def truncate(text: str, limit: int) -> str:
     return cut + "…"
 
 
-_ADVICE = {
-    "content_policy_violation": "Try rewording the prompt.",
-    "invalid_request": "Check the options (size, resolution, images) and try again.",
-    "reference_rejected": "Try another image (PNG or JPEG under 10 MB).",
-    "reference_missing": "Run the command again with the images attached.",
-    "timeout": "Try again, perhaps at a lower resolution or quality.",
-    "service_unavailable": "Try again in a few minutes.",
-    "submission_unconfirmed": "Try again; if it keeps happening, tell a moderator.",
-    "interrupted": "Run the command again.",
-    "result_expired": "Try again.",
-    "download_failed": "Try again.",
-    "undeliverable": "Check that Atelier may post and attach files in this channel, then try again.",
-}
-
-
 def failure_text(job: Job) -> tuple[str, str, str]:
-    """Return (what happened, whether anything was charged, what to try) in plain words."""
-    what = (job.error_message or "The image could not be made.").strip()
+    """Return (what happened, whether anything was charged, what to try) in plain words.
+
+    Every sentence comes from ``bot.messages`` by the job's ``FailureCode``; the stored
+    ``error_message`` is only the neutral detail some sentences quote, so nothing is cut.
+    """
+    code = FailureCode.parse(job.error_code)
+    detail = (job.error_message or "").strip() or say("failure.no_detail")
+    minutes = 0
+    if job.deadline_at is not None and job.submitted_at is not None:
+        minutes = max(1, round((job.deadline_at - job.submitted_at) / 60))
+    what = say(f"failure.{code.value}.what", detail=detail, minutes=minutes)
     if job.charge_state in (ChargeState.COMMITTED, ChargeState.COMMIT_PENDING):
-        charged = "The credits for this request were used."
+        charged = say("failure.charged")
     else:
-        charged = "Nothing was charged."
-    advice = _ADVICE.get(job.error_code or "", "Try again in a moment.")
-    if "nothing was charged" in what.lower():
-        # Engine messages often say it already; do not repeat it in the same breath.
-        what = _drop_sentence(what, "nothing was charged")
-    return truncate(what, 1000), charged, advice
-
-
-def _drop_sentence(text: str, phrase: str) -> str:
-    lower = text.lower()
-    i = lower.find(phrase)
-    if i < 0:
-        return text
-    # Remove ", nothing was charged" / "; nothing was charged" / ". Nothing was charged."
-    head = text[:i].rstrip(" ,;:—-")
-    tail = text[i + len(phrase) :].lstrip(" ,;.")
-    if tail:
-        tail = tail[0].upper() + tail[1:]
-        return (head + ". " + tail).strip() if head else tail
-    return (head + ".") if head and not head.endswith(".") else head or text
+        charged = say("failure.not_charged")
+    return truncate(what, 1000), charged, say(f"failure.{code.value}.advice")

@@ -17,7 +17,7 @@ from bot.generation import (
     upscale_options,
 )
 from bot.jobs.records import Job, decode_request
-from bot.jobs.states import ChargeState, JobState
+from bot.jobs.states import ChargeState, FailureCode, JobState
 from bot.jobs.upload_cache import CachedUploads
 from bot.policy import GuildDefaults, PermissivePolicy, PolicyRefusal, RequestContext
 from bot.runner import RedactSecrets
@@ -64,16 +64,43 @@ def test_truncate_is_safe() -> None:
 
 
 def test_failure_text_is_plain_and_says_what_was_charged() -> None:
-    job = _job(
-        state=JobState.FAILED,
-        error_code="download_failed",
-        error_message="The finished image could not be fetched; nothing was charged, please try again.",
-    )
+    job = _job(state=JobState.FAILED, error_code="download_failed", error_message="HTTP 502")
     what, charged, advice = failure_text(job)
-    assert "nothing was charged" not in what.lower() and "could not be fetched" in what
-    assert charged == "Nothing was charged." and advice
+    assert what == "The finished image could not be fetched." and "502" not in what
+    assert charged == "Nothing was charged." and advice == "Try again."
     committed = replace(job, charge_state=ChargeState.COMMITTED)
     assert "used" in failure_text(committed)[1]
+
+
+@pytest.mark.parametrize("code", list(FailureCode))
+def test_every_failure_code_has_its_own_sentences(code: FailureCode) -> None:
+    what, _, advice = failure_text(_job(state=JobState.FAILED, error_code=code.value))
+    assert what and advice and "{" not in what + advice
+
+
+def test_an_unconfirmed_submission_reads_as_one_whole_sentence() -> None:
+    # Once: "...reached the image service. By Atelier, please try again." (cut by substring).
+    job = _job(state=JobState.FAILED, error_code="submission_unconfirmed", error_message="timeout")
+    what, charged, advice = failure_text(job)
+    assert what == "We could not confirm that the request reached the image service."
+    assert charged == "Nothing was charged."
+    assert advice == "Try again; if it keeps happening, tell a moderator."
+
+
+def test_a_time_limit_failure_says_how_long_and_what_to_try() -> None:
+    job = _job(
+        state=JobState.FAILED, error_code="time_limit", submitted_at=100.0, deadline_at=1000.0
+    )
+    what, _, advice = failure_text(job)
+    assert what == "The image took longer than 15 minutes, so it was stopped."
+    assert advice == "Try again, perhaps at a lower resolution or quality."
+
+
+def test_the_service_words_are_quoted_for_a_failed_generation() -> None:
+    job = _job(state=JobState.FAILED, error_code="generation_failed", error_message="GPU on fire")
+    assert failure_text(job)[0] == "The image service could not make this image: GPU on fire"
+    vendor = _job(state=JobState.FAILED, error_code="some_new_vendor_code", error_message="")
+    assert failure_text(vendor)[0].endswith(": no reason given")
 
 
 def test_nearest_size() -> None:
