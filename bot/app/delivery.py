@@ -18,6 +18,7 @@ Discord and discord.py do.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import math
 import time
@@ -383,7 +384,7 @@ class DiscordDelivery:
             job.response_message_id,
             content=None,
             embed=self.result_embed(job, info, fitted, [len(d) for d in datas]),
-            attachments=[discord.File(_bytes_io(f.data), filename=f.filename) for f in fitted],
+            attachments=[discord.File(io.BytesIO(f.data), filename=f.filename) for f in fitted],
             view=result_view(job.id, len(fitted)),
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -400,7 +401,7 @@ class DiscordDelivery:
             "the result",
             content=f"<@{job.member_id}> your image is ready.",
             embed=self.result_embed(job, info, fitted, [len(d) for d in datas]),
-            files=[discord.File(_bytes_io(f.data), filename=f.filename) for f in fitted],
+            files=[discord.File(io.BytesIO(f.data), filename=f.filename) for f in fitted],
             view=result_view(job.id, len(fitted)),
             allowed_mentions=_requester_only(job.member_id),
             # A repeat after a crash mid-post returns the message Discord already created.
@@ -505,9 +506,3 @@ def _requester_only(member_id: int) -> discord.AllowedMentions:
     return discord.AllowedMentions(
         everyone=False, roles=False, replied_user=False, users=[discord.Object(member_id)]
     )
-
-
-def _bytes_io(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)

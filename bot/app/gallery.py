@@ -10,9 +10,9 @@ gallery that is gone or forbidden never fails the member's delivery.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from pathlib import Path
-from typing import Any
 
 import discord
 
@@ -77,7 +77,7 @@ class GalleryPoster:
                 )
             except ImageProblem:
                 continue
-            attachments.append(discord.File(_buffer(fitted.data), filename=fitted.filename))
+            attachments.append(discord.File(io.BytesIO(fitted.data), filename=fitted.filename))
         if not attachments:
             return False
         prompt = job.request.prompt
@@ -91,9 +91,3 @@ class GalleryPoster:
             nonce=gallery_nonce(job.id),
         )
         return True
-
-
-def _buffer(data: bytes) -> Any:
-    import io
-
-    return io.BytesIO(data)

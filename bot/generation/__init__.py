@@ -17,7 +17,7 @@ from bot.generation.plan import (
 )
 from bot.generation.references import REFERENCE_KEEP_SECONDS
 from bot.generation.service import GenerationService, Submit
-from bot.generation.variants import options_of, request_of, upscale_options
+from bot.generation.variants import options_of, upscale_options
 from bot.refusal import Refusal
 
 #: Transition alias: generation refuses with ``bot.refusal.Refusal``.
@@ -35,6 +35,5 @@ __all__ = [
     "Submit",
     "nearest_size",
     "options_of",
-    "request_of",
     "upscale_options",
 ]

@@ -7,14 +7,8 @@ from bot.jobs.records import Job
 from bot.messages import say
 from bot.refusal import Refusal
 from bot.toapis.catalog import CATALOG, GPT_IMAGE_15
-from bot.toapis.models import GenerationRequest
 
-__all__ = ["options_of", "request_of", "upscale_options"]
-
-
-def request_of(job: Job) -> GenerationRequest:
-    """Return the request a job was made with."""
-    return job.request
+__all__ = ["options_of", "upscale_options"]
 
 
 def options_of(job: Job) -> Options:
