@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 
 from bot.jobs.records import decode_request
+from bot.jobs.states import FailureCode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -88,7 +89,7 @@ class Detections:
     async def task_finished(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
         self.seen[task.key] = self.clock.now()
 
-    async def task_lost(self, task: TrackedTask, code: str, message: str) -> None:
+    async def task_lost(self, task: TrackedTask, code: FailureCode, detail: str) -> None:
         return None
 
 
@@ -137,7 +138,7 @@ async def compare(n_tasks: int, arrival_window: float, step: float) -> None:
             while clock.now() - start < horizon:
                 while i < n_tasks and arrivals[i] <= clock.now() - start:
                     res = resolutions[i]
-                    snap = await service.submit(request(res), [], None)
+                    snap = await service.submit(decode_request(request(res)), [], None)
                     task_ids[i] = snap.id
                     for poller in pollers.values():
                         poller.track(
@@ -213,7 +214,12 @@ async def many_jobs(n_jobs: int, seconds: float, speed: float) -> None:
                     submit_concurrency=16,
                 )
                 engine = Engine(
-                    db, ToAPIsService(client), NullDelivery(), config=config, clock=clock
+                    db.jobs,
+                    db.durations,
+                    ToAPIsService(client),
+                    NullDelivery(),
+                    config=config,
+                    clock=clock,
                 )
                 await engine.start()
                 stop = asyncio.Event()

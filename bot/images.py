@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
+from bot.messages import say
+from bot.refusal import Refusal
 from bot.toapis.catalog import ImageFacts
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "MaskRegion",
     "draw_region_mask",
     "fit_for_upload",
+    "fit_reference",
     "inspect_image",
     "to_accepted_format",
 ]
@@ -27,35 +30,31 @@ _FORMAT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp",
 _TYPE_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
-class ImageProblem(ValueError):
-    """The bytes are not an image the bot can use; the message says what to do."""
+class ImageProblem(Refusal):
+    """The bytes are not an image the bot can use; ``message`` says what to do."""
 
 
 def inspect_image(data: bytes, *, label: str = "The file") -> ImageFacts:
     """Decode ``data`` fully and report its real type, size, dimensions and transparency."""
     if not data:
-        raise ImageProblem(f"{label} is empty — attach a PNG, JPEG or WebP image.")
+        raise ImageProblem(say("images.empty", label=label))
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format or ""
             width, height = img.size
             if width * height > MAX_PIXELS:
                 raise ImageProblem(
-                    f"{label} is {width}x{height} pixels — too large; use at most 8192x8192."
+                    say("images.too_many_pixels", label=label, width=width, height=height)
                 )
             img.load()  # catches truncated or corrupt files that open() alone accepts
             has_alpha = _has_alpha(img)
     except ImageProblem:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ImageProblem(
-            f"{label} is not a readable image — attach a PNG, JPEG or WebP file."
-        ) from None
+        raise ImageProblem(say("images.unreadable", label=label)) from None
     content_type = _FORMAT_TYPES.get(fmt)
     if content_type is None:
-        raise ImageProblem(
-            f"{label} is a {fmt or 'unknown'} image — attach a PNG, JPEG or WebP file."
-        )
+        raise ImageProblem(say("images.wrong_format", label=label, format=fmt or "unknown"))
     return ImageFacts(
         content_type=content_type,
         size_bytes=len(data),
@@ -83,7 +82,7 @@ def to_accepted_format(
     if facts.content_type in accepted:
         return data, facts
     if "image/png" not in accepted:
-        raise ImageProblem("This image format cannot be converted for the chosen model.")
+        raise ImageProblem(say("images.cannot_convert"))
     with Image.open(io.BytesIO(data)) as img:
         img.seek(0)  # first frame of an animation
         frame = img.convert("RGBA" if facts.has_alpha else "RGB")
@@ -91,6 +90,48 @@ def to_accepted_format(
     frame.save(out, format="PNG", optimize=False)
     converted = out.getvalue()
     return converted, inspect_image(converted)
+
+
+#: JPEG qualities tried, best first, when a reference must shrink to fit the upload limit.
+REFERENCE_JPEG_QUALITIES = (92, 85, 75, 65)
+
+
+def fit_reference(
+    data: bytes, facts: ImageFacts, accepted: frozenset[str], limit: int, *, label: str
+) -> tuple[bytes, ImageFacts]:
+    """Return a reference that fits ``limit`` bytes: as is, or re-encoded as JPEG.
+
+    Only an opaque image (or one whose alpha channel is fully opaque) is re-encoded (JPEG
+    has no transparency, and transparent pixels mean something to the edit models), and only for a model that takes JPEG references;
+    the quality steps down until it fits. Otherwise the member is told what to attach.
+    """
+    if len(data) <= limit:
+        return data, facts
+    refused = ImageProblem(
+        say("images.too_large_converted", label=label, size=_mb(len(data)), limit=_mb(limit))
+    )
+    if "image/jpeg" not in accepted:
+        raise refused
+    with Image.open(io.BytesIO(data)) as img:
+        img.seek(0)
+        if facts.has_alpha and not _fully_opaque(img):
+            raise refused
+        rgb = img.convert("RGB")
+    for quality in REFERENCE_JPEG_QUALITIES:
+        encoded = _encode_jpeg(rgb, quality)
+        if len(encoded) <= limit:
+            return encoded, inspect_image(encoded, label=label)
+    raise ImageProblem(say("images.too_large_reencoded", label=label, limit=_mb(limit)))
+
+
+def _fully_opaque(img: Image.Image) -> bool:
+    """Return whether an image with an alpha channel has no transparent pixel at all."""
+    alpha = img.convert("RGBA").getchannel("A")
+    return alpha.getextrema() == (255, 255)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
 
 
 class MaskRegion(enum.StrEnum):
@@ -177,7 +218,7 @@ def fit_for_upload(data: bytes, filename_stem: str, limit: int) -> FittedImage:
                 encoded, f"{filename_stem}-preview.jpg", "image/jpeg", "preview", size[0], size[1]
             )
         scale *= 0.7
-    raise ImageProblem("The result could not be made small enough to post here.")
+    raise ImageProblem(say("images.result_too_large"))
 
 
 def _encode_jpeg(img: Image.Image, quality: int) -> bytes:

@@ -14,13 +14,121 @@ __all__ = ["TEXT", "say"]
 TEXT: dict[str, str] = {}
 
 # -- generation: plan, references, variants (bot/generation/) ------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "generation.mask_and_region": (
+            "Give either a mask or a region, not both — the region draws the mask for you."
+        ),
+        "generation.stored_gone": (
+            "The images of that request are no longer kept — run the command again "
+            "with the images attached."
+        ),
+        "generation.not_an_image": (
+            "{label} (`{filename}`) is not an image Atelier can use ({content_type}) — "
+            "attach a PNG, JPEG or WebP file."
+        ),
+        "generation.reference_too_large": (
+            "{label} is {size}; the most the image service takes is {limit} — "
+            "attach a smaller file (e.g. a JPEG)."
+        ),
+        "generation.mask_not_png": (
+            "The mask must be a PNG with transparency (erase the parts to repaint) — "
+            "`{filename}` is {content_type}."
+        ),
+        "generation.mask_too_large": "The mask is {size}; the most allowed is {limit}.",
+        "generation.mask_size_mismatch": (
+            "The mask is {mask_width}x{mask_height} but the image is {width}x{height} — "
+            "they must be the same size (or use `region` instead of a mask)."
+        ),
+        "generation.mask_needs_image": "A mask needs the image it edits — attach the image too.",
+        # the capability catalog's checks (bot/toapis/catalog.py)
+        "generation.request.unknown_model": "Unknown model `{model}` — pick {known}.",
+        "generation.request.no_setting": (
+            "{model} has no {setting} setting — leave it out or use {other}."
+        ),
+        "generation.request.option_unavailable": "{setting} `{value}` is not available — pick {allowed}.",
+        "generation.request.empty_prompt": "The prompt is empty — describe the image you want.",
+        "generation.request.prompt_too_long": (
+            "The prompt is {length:,} characters; {model} takes at most {limit:,} — shorten it."
+        ),
+        "generation.request.no_auto_size": "{model} cannot choose the size itself — pick {sizes}.",
+        "generation.request.size_unavailable": "Size `{size}` is not available on {model} — pick {sizes}.",
+        "generation.request.4k_sizes": "4K works only with {sizes} — pick one of those or 2K.",
+        "generation.request.no_compression": "{model} has no compression setting — leave it out.",
+        "generation.request.compression_range": "Compression must be a whole number from 0 to 100.",
+        "generation.request.no_count_allowed": "{model} cannot make images under this server's limit.",
+        "generation.request.count_unavailable": (
+            "{model} can make {allowed} images per request — you asked for {asked}."
+        ),
+        "generation.request.too_many_references": (
+            "{model} takes at most {limit} reference images — you gave {given}."
+        ),
+        "generation.request.references_not_uploaded": (
+            "Reference images must be uploaded first (http or https links only)."
+        ),
+        "generation.request.reference_type": "{label} must be {kinds} for {model}.",
+        "generation.request.reference_too_large": "{label} is {size}; {model} takes at most {limit}.",
+        "generation.request.mask_not_png": "The mask must be a PNG file.",
+        "generation.request.mask_no_alpha": (
+            "The mask has no transparency — erase the parts to repaint (alpha 0) "
+            "and save it as PNG."
+        ),
+        "generation.request.mask_too_large": "The mask is {size}; {model} takes at most {limit}.",
+        "generation.request.mask_size_mismatch": (
+            "The mask is {mask_width}x{mask_height} but the image is {width}x{height} — "
+            "they must be the same size."
+        ),
+        "generation.already_highest": (
+            "This image is already at {resolution}, the highest resolution for {size} — "
+            "nothing to upscale."
+        ),
+    }
+)
 
 # -- images: inspecting, converting, masks (bot/images.py) -----------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "images.empty": "{label} is empty — attach a PNG, JPEG or WebP image.",
+        "images.too_many_pixels": (
+            "{label} is {width}x{height} pixels — too large; use at most 8192x8192."
+        ),
+        "images.unreadable": "{label} is not a readable image — attach a PNG, JPEG or WebP file.",
+        "images.wrong_format": "{label} is a {format} image — attach a PNG, JPEG or WebP file.",
+        "images.cannot_convert": "This image format cannot be converted for the chosen model.",
+        "images.too_large_converted": (
+            "{label} is {size} once converted to a format the image service takes; the most it "
+            "takes is {limit} — attach a JPEG, or a smaller image."
+        ),
+        "images.too_large_reencoded": (
+            "{label} is still over {limit} even as a JPEG — attach a smaller image."
+        ),
+        "images.result_too_large": "The result could not be made small enough to post here.",
+    }
+)
 
 # -- server policy and blocklist (bot/guild_settings/) ---------------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        "blocklist.empty_term": "The term is empty — give a word or phrase to block.",
+        "blocklist.term_too_long": "A term may be at most {limit} characters.",
+        "blocklist.term_needs_letter": "A term needs at least one letter or digit.",
+        "policy.channel_only": (
+            "Image generation works only in {channels} on this server. Nothing was charged."
+        ),
+        "policy.blocked_term": (
+            "Your prompt contains “{term}”, which this server's moderators have blocked. "
+            "Change the prompt and try again; nothing was charged."
+        ),
+        "policy.max_count": (
+            "This server allows at most {limit} {images} per request — you asked for "
+            "{asked}. Nothing was charged."
+        ),
+        "policy.max_resolution": (
+            "This server allows resolutions up to {limit} — you asked for {asked}. "
+            "Nothing was charged."
+        ),
+    }
+)
 
 # -- quotas (bot/quota/) ---------------------------------------------------------------------
 TEXT.update({})
@@ -153,7 +261,63 @@ TEXT.update(
 )
 
 # -- commands, buttons and the error handler (bot/app/, cogs/) -------------------------------
-TEXT.update({})
+TEXT.update(
+    {
+        # the error handler (bot/app/errors.py)
+        "app.cooldown": "Slow down a little — try again in {seconds} s.",
+        "app.missing_permissions": (
+            "Only members with the {permissions} permission can do that here."
+        ),
+        "app.bot_missing_permissions": (
+            "Atelier is missing the {permissions} permission in this channel — ask a moderator."
+        ),
+        "app.servers_only": "This command works in servers only.",
+        "app.check_failed": "You cannot use this here.",
+        "app.bad_option": (
+            "One of the options has a value Atelier cannot use — check it and try again."
+        ),
+        "app.channel_forbidden": (
+            "Atelier is not allowed to do that in this channel — it needs View Channel, "
+            "Send Messages, Embed Links and Attach Files."
+        ),
+        "app.unexpected": (
+            "Something went wrong on Atelier's side and nothing was charged. Please try again; "
+            "if it keeps happening, give a moderator this reference: `{reference}`."
+        ),
+        "app.restarting": "Atelier is restarting — please try again in a minute.",
+        # the generation flow and buttons (bot/app/flow.py, bot/app/views.py)
+        "app.job_unknown": "Atelier no longer knows that request — run the command again.",
+        "app.image_gone": "That image is no longer on this message.",
+        "app.delete_not_allowed": (
+            "Only the member who asked for this image, or someone with Manage Messages, "
+            "can delete it."
+        ),
+        "app.fetch_failed_status": (
+            "{label} could not be fetched from Discord (HTTP {status}) — attach it again."
+        ),
+        "app.fetch_too_large": "{label} is larger than the image service takes (10 MB).",
+        "app.fetch_failed": "{label} could not be fetched from Discord — attach it again.",
+        # how refusals name the member's attachments (they start a sentence)
+        "app.label_image_n": "Image {n}",
+        "app.label_image": "The image",
+        "app.label_mask": "The mask",
+        # /jobs (cogs/jobs.py)
+        "jobs.none": "You have no unfinished jobs.",
+        "jobs.title": "Your unfinished jobs",
+        "jobs.title_server": "Unfinished jobs in this server",
+        "jobs.footer": "Cancel one with /jobs cancel job:<number>",
+        "jobs.more": "…and more: the oldest are shown first.",
+        "jobs.finished": "finished",
+        "jobs.position": " · position {position} of {total}",
+        "jobs.unknown": "There is no job #{job} in this server.",
+        "jobs.not_yours": (
+            "You can cancel only your own jobs (members with Manage Messages can cancel any)."
+        ),
+        "jobs.cancelled": "Cancelled job #{job}. Nothing was charged.",
+        "jobs.too_late": "Job #{job} is being posted right now; it can no longer be cancelled.",
+        "jobs.already_ended": "Job #{job} has already ended ({state}).",
+    }
+)
 
 
 def say(key: str, /, **params: Any) -> str:

@@ -2,7 +2,7 @@
 
 Every generation (``/imagine``, ``/edit`` and every result button) passes through
 ``GenerationPolicy.check`` after the request was validated and before anything is downloaded,
-uploaded, submitted or charged. A refusal is a ``PolicyRefusal`` whose message the member sees
+uploaded, submitted or charged. A refusal is a ``bot.refusal.Refusal`` whose message the member sees
 (ephemerally); nothing is charged. ``GenerationPolicy.defaults`` gives a server's defaults for
 options the member left out. The default policy allows everything and uses the configuration.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from bot.refusal import Refusal
 from bot.toapis.models import GenerationRequest
 
 __all__ = [
@@ -29,16 +30,8 @@ InteractionKind = Literal["command", "button"]
 Origin = Literal["imagine", "edit", "reroll", "vary", "upscale"]
 
 
-class PolicyRefusal(Exception):
-    """The request is not allowed here; ``message`` is shown to the member as is.
-
-    A ``ChargeHook.reserve`` may raise it too (e.g. "no credits left"): the member sees the
-    message and the job is recorded as failed without a charge.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+#: Transition alias: a policy refuses with ``bot.refusal.Refusal`` (or a subclass).
+PolicyRefusal = Refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +65,7 @@ class GenerationPolicy(Protocol):
     """Decide whether a request may run, and what a server's defaults are."""
 
     async def check(self, ctx: RequestContext, request: GenerationRequest) -> None:
-        """Raise ``PolicyRefusal`` to refuse; return to allow. ``request`` is already valid."""
+        """Raise ``Refusal`` to refuse; return to allow. ``request`` is already valid."""
         ...
 
     async def defaults(self, guild_id: int | None) -> GuildDefaults:

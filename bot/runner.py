@@ -7,11 +7,15 @@ import contextlib
 import logging
 import re
 import signal
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.config import Settings
 from bot.discord_target import point_discord_at
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 log = logging.getLogger("bot")
 
@@ -67,17 +71,24 @@ def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
 
 
 async def _main(settings: Settings, *, sync_only: bool) -> int:
+    from bot.services import build_services
+
+    try:
+        async with build_services(settings) as services:
+            return await _serve(settings, services, sync_only=sync_only)
+    except discord.LoginFailure:
+        log.error("Discord refused DISCORD_TOKEN: check the bot token")
+        return 1
+
+
+async def _serve(settings: Settings, services: Services, *, sync_only: bool) -> int:
     from bot.app.client import create_bot
 
-    bot = create_bot(settings, sync_only=sync_only)
+    bot = create_bot(settings, services, sync_only=sync_only)
     token = settings.discord_token.get_secret_value()
     if sync_only:
-        try:
-            async with bot:
-                await bot.login(token)  # setup_hook loads the commands and syncs them globally
-        except discord.LoginFailure:
-            log.error("Discord refused DISCORD_TOKEN: check the bot token")
-            return 1
+        async with bot:
+            await bot.login(token)  # setup_hook loads the commands and syncs them globally
         print("Slash commands synced globally.")
         return 0
 
@@ -100,9 +111,6 @@ async def _main(settings: Settings, *, sync_only: bool) -> int:
         stopper.cancel()
         try:
             runner.result()
-        except discord.LoginFailure:
-            log.error("Discord refused DISCORD_TOKEN: check the bot token")
-            return 1
         except discord.PrivilegedIntentsRequired:
             log.error("Discord refused the gateway intents")
             return 1

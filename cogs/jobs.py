@@ -1,4 +1,9 @@
-"""``/jobs list`` and ``/jobs cancel``: a member's unfinished jobs."""
+"""``/jobs list`` and ``/jobs cancel``: a member's unfinished jobs.
+
+Both read only this server's jobs (and, unless the member has Manage Messages, only their
+own), filtered in the database with a limit: a keystroke in the autocomplete costs one small
+query whatever the number of servers.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.errors import UserFacingError
 from bot.app.render import progress_bar, state_label, truncate
 from bot.jobs.engine import CancelOutcome
 from bot.jobs.records import Job
+from bot.jobs.states import FINAL_STATES, JobState
+from bot.messages import say
+from bot.refusal import Refusal
 
 if TYPE_CHECKING:
     from bot.app.client import AtelierBot
 
-WAITING = ("pending", "uploading", "submitting", "submitted")
+#: States in which a job waits its turn at the image service (the queue /jobs list shows).
+WAITING = (JobState.PENDING, JobState.UPLOADING, JobState.SUBMITTING, JobState.SUBMITTED)
+#: Jobs shown by /jobs list; one more is read to know whether there are more.
+LIST_LIMIT = 15
+#: Discord shows at most 25 autocomplete choices.
+CHOICES_LIMIT = 25
 
 
 def _prompt(job: Job) -> str:
@@ -33,37 +45,30 @@ class Jobs(commands.GroupCog, group_name="jobs", group_description="Your unfinis
         self.bot = bot
         super().__init__()
 
-    async def _active(self, guild_id: int | None) -> list[Job]:
-        jobs = await self.bot.db.jobs.list_active()
-        return [j for j in jobs if j.guild_id == guild_id]
-
     @app_commands.command(
         name="list", description="Your unfinished jobs: state, queue position, progress"
     )
     @app_commands.guild_only()
     async def list_jobs(self, interaction: discord.Interaction[Any]) -> None:
-        active = await self._active(interaction.guild_id)
-        waiting = [j.id for j in active if j.state.value in WAITING]
-        mine = [j for j in active if j.member_id == interaction.user.id]
+        mine = await self.bot.db.jobs.list_active(
+            guild_id=interaction.guild_id, member_id=interaction.user.id, limit=LIST_LIMIT + 1
+        )
         if not mine:
-            await interaction.response.send_message("You have no unfinished jobs.", ephemeral=True)
+            await interaction.response.send_message(say("jobs.none"), ephemeral=True)
             return
         lines = []
-        for job in mine[:15]:
-            where = ""
-            if job.id in waiting:
-                where = f" · position {waiting.index(job.id) + 1} of {len(waiting)}"
-            percent = (
-                job.progress if job.progress is not None else (0 if job.id in waiting else None)
-            )
+        for job in mine[:LIST_LIMIT]:
+            place = await self.bot.db.jobs.queue_position(job.id, WAITING)
+            where = say("jobs.position", position=place[0], total=place[1]) if place else ""
+            percent = job.progress if job.progress is not None else (0 if place else None)
             lines.append(
                 f"**#{job.id}** {state_label(job.state)}{where}\n{progress_bar(percent, 12)} — "
                 f"{truncate(_prompt(job), 80)}"
             )
-        if len(mine) > 15:
-            lines.append(f"…and {len(mine) - 15} more.")
-        embed = discord.Embed(title="Your unfinished jobs", description="\n".join(lines))
-        embed.set_footer(text="Cancel one with /jobs cancel job:<number>")
+        if len(mine) > LIST_LIMIT:
+            lines.append(say("jobs.more"))
+        embed = discord.Embed(title=say("jobs.title"), description="\n".join(lines))
+        embed.set_footer(text=say("jobs.footer"))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @app_commands.command(
@@ -76,41 +81,46 @@ class Jobs(commands.GroupCog, group_name="jobs", group_description="Your unfinis
     ) -> None:
         found = await self.bot.engine.get(job)
         if found is None or found.guild_id != interaction.guild_id:
-            raise UserFacingError(f"There is no job #{job} in this server.")
+            raise Refusal(say("jobs.unknown", job=job))
         own = found.member_id == interaction.user.id
         if not own and not interaction.permissions.manage_messages:
-            raise UserFacingError(
-                "You can cancel only your own jobs (members with Manage Messages can cancel any)."
-            )
-        result = await self.bot.engine.cancel(job)
+            raise Refusal(say("jobs.not_yours"))
+        result = await self.bot.engine.cancel(job, by=interaction.user.display_name)
         if result.outcome == CancelOutcome.CANCELLED:
-            await interaction.response.send_message(
-                f"Cancelled job #{job}. Nothing was charged.", ephemeral=True
-            )
-            if result.job is not None:
-                await self.bot.delivery.cancelled(result.job, by=interaction.user.display_name)
+            await interaction.response.send_message(say("jobs.cancelled", job=job), ephemeral=True)
         elif result.outcome == CancelOutcome.TOO_LATE:
-            raise UserFacingError(
-                f"Job #{job} is being posted right now; it can no longer be cancelled."
-            )
+            raise Refusal(say("jobs.too_late", job=job))
         else:
-            state = state_label(result.job.state) if result.job else "finished"
-            raise UserFacingError(f"Job #{job} has already ended ({state.lower()}).")
+            state = state_label(result.job.state) if result.job else say("jobs.finished")
+            raise Refusal(say("jobs.already_ended", job=job, state=state.lower()))
 
     @cancel.autocomplete("job")
     async def _cancel_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[int]]:
-        active = await self._active(interaction.guild_id)
-        if not interaction.permissions.manage_messages:
-            active = [j for j in active if j.member_id == interaction.user.id]
+        # Moderators (Manage Messages) may cancel any job of the server: offer them all.
+        member_id = None if interaction.permissions.manage_messages else interaction.user.id
+        active = await self.bot.db.jobs.list_active(
+            guild_id=interaction.guild_id, member_id=member_id, limit=CHOICES_LIMIT
+        )
+        typed = current.strip().lstrip("#")
+        if typed.isdigit() and all(j.id != int(typed) for j in active):
+            # A job beyond the first 25 can still be picked by typing its number.
+            found = await self.bot.engine.get(int(typed))
+            if (
+                found is not None
+                and found.guild_id == interaction.guild_id
+                and found.state not in FINAL_STATES
+                and member_id in (None, found.member_id)
+            ):
+                active.insert(0, found)
         choices = []
         for job in active:
-            if current and not str(job.id).startswith(current.strip().lstrip("#")):
+            if typed and not str(job.id).startswith(typed):
                 continue
             name = truncate(f"#{job.id} {state_label(job.state)} — {_prompt(job)}", 100)
             choices.append(app_commands.Choice(name=name, value=job.id))
-        return choices[:25]
+        return choices[:CHOICES_LIMIT]
 
 
 async def setup(bot: AtelierBot) -> None:

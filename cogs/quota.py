@@ -1,12 +1,14 @@
 """``/quota``: members see their credits; moderators set budgets, grant, reset and see usage.
 
 A thin adapter to ``bot.quota.service.QuotaService``. Discord shows one ``/quota`` group to
-everyone (visibility is per top-level command), so every moderator subcommand checks Manage
-Server itself on each call.
+everyone (visibility is per top-level command), so every moderator subcommand carries
+discord.py's ``has_permissions(manage_guild=True)`` check, run on each call. The usage chart is
+drawn off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -14,10 +16,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.errors import UserFacingError
 from bot.quota.chart import render_usage_chart
 from bot.quota.records import UNLIMITED, GuildQuotaRow
-from bot.quota.service import MemberRef, QuotaError, QuotaService, QuotaStatus, day_label
+from bot.quota.service import MemberRef, QuotaService, QuotaStatus, day_label
 
 if TYPE_CHECKING:
     from bot.app.client import AtelierBot
@@ -40,13 +41,9 @@ def _when(ts: float) -> str:
     return f"<t:{int(ts)}:R>"
 
 
-def require_manager(interaction: discord.Interaction[Any]) -> None:
-    """Refuse unless the member has Manage Server (checked on every call, whatever Discord shows)."""
-    if interaction.guild_id is None or not interaction.permissions.manage_guild:
-        raise UserFacingError(
-            "Only moderators with the Manage Server permission can change quotas. "
-            "Use `/quota me` to see your own credits."
-        )
+#: Moderator subcommands: Manage Server, checked by discord.py on every call (whatever the
+#: server's command permissions make Discord show); the refusal text is ``app.missing_permissions``.
+moderators_only = app_commands.checks.has_permissions(manage_guild=True)
 
 
 def member_ref(interaction: discord.Interaction[Any]) -> MemberRef:
@@ -159,6 +156,7 @@ class Quota(
         timezone="Time zone for the daily and monthly resets, e.g. Europe/Paris (default UTC)",
         exempt_moderators="Members with Manage Server have no daily cap",
     )
+    @moderators_only
     async def server(
         self,
         interaction: discord.Interaction[Any],
@@ -168,20 +166,16 @@ class Quota(
         timezone: app_commands.Range[str, 1, 64] | None = None,
         exempt_moderators: bool | None = None,
     ) -> None:
-        require_manager(interaction)
         assert interaction.guild_id is not None
-        try:
-            before, after = await self.quotas.configure_server(
-                interaction.guild_id,
-                interaction.user.id,
-                daily=daily,
-                monthly=monthly,
-                member_daily=member_daily,
-                timezone=timezone,
-                exempt_moderators=exempt_moderators,
-            )
-        except QuotaError as exc:
-            raise UserFacingError(str(exc)) from None
+        before, after = await self.quotas.configure_server(
+            interaction.guild_id,
+            interaction.user.id,
+            daily=daily,
+            monthly=monthly,
+            member_daily=member_daily,
+            timezone=timezone,
+            exempt_moderators=exempt_moderators,
+        )
         head = "Quota settings updated." if before != after else "Quota settings (unchanged):"
         _, roles, members = await self.quotas.overview(interaction.guild_id)
         lines = [head, self._describe(after)]
@@ -198,17 +192,14 @@ class Quota(
     @app_commands.describe(
         member="The member", daily="Credits per day, 'unlimited', or 'default' to remove"
     )
+    @moderators_only
     async def member(
         self, interaction: discord.Interaction[Any], member: discord.Member, daily: Limit
     ) -> None:
-        require_manager(interaction)
         assert interaction.guild_id is not None
-        try:
-            before, after = await self.quotas.set_member_cap(
-                interaction.guild_id, member.id, daily, interaction.user.id
-            )
-        except QuotaError as exc:
-            raise UserFacingError(str(exc)) from None
+        before, after = await self.quotas.set_member_cap(
+            interaction.guild_id, member.id, daily, interaction.user.id
+        )
         await self._say(
             interaction,
             f"Daily cap of {member.mention}: {_stored(before, None) if before is not None else 'none'}"
@@ -221,34 +212,28 @@ class Quota(
         role="The role",
         daily="Credits per day, 'unlimited', or 'default' to remove (most generous role wins)",
     )
+    @moderators_only
     async def role(
         self, interaction: discord.Interaction[Any], role: discord.Role, daily: Limit
     ) -> None:
-        require_manager(interaction)
         assert interaction.guild_id is not None
         if role.is_default():
             # Everyone has @everyone: its cap is the server's default member cap.
             value = "default" if daily.strip().lower() in ("default", "clear") else daily
-            try:
-                _, row = await self.quotas.configure_server(
-                    interaction.guild_id,
-                    interaction.user.id,
-                    member_daily=None if value == "default" else value,
-                )
-            except QuotaError as exc:
-                raise UserFacingError(str(exc)) from None
+            _, row = await self.quotas.configure_server(
+                interaction.guild_id,
+                interaction.user.id,
+                member_daily=None if value == "default" else value,
+            )
             await self._say(
                 interaction,
                 "@everyone's cap is the server's default member cap: "
                 f"{_stored(row.member_daily, self.quotas.defaults.member_daily)}.",
             )
             return
-        try:
-            before, after = await self.quotas.set_role_cap(
-                interaction.guild_id, role.id, daily, interaction.user.id
-            )
-        except QuotaError as exc:
-            raise UserFacingError(str(exc)) from None
+        before, after = await self.quotas.set_role_cap(
+            interaction.guild_id, role.id, daily, interaction.user.id
+        )
         await self._say(
             interaction,
             f"Daily cap of {role.mention}: {_stored(before, None) if before is not None else 'none'}"
@@ -260,20 +245,17 @@ class Quota(
     @app_commands.describe(
         member="The member", credits="Extra credits (a negative number takes unspent ones back)"
     )
+    @moderators_only
     async def grant(
         self,
         interaction: discord.Interaction[Any],
         member: discord.Member,
         credits: app_commands.Range[int, -1_000_000, 1_000_000],
     ) -> None:
-        require_manager(interaction)
         assert interaction.guild_id is not None
-        try:
-            balance = await self.quotas.grant(
-                interaction.guild_id, member.id, credits, interaction.user.id
-            )
-        except QuotaError as exc:
-            raise UserFacingError(str(exc)) from None
+        balance = await self.quotas.grant(
+            interaction.guild_id, member.id, credits, interaction.user.id
+        )
         await self._say(
             interaction,
             f"{member.mention} now has {balance:,} granted credits, spent after their daily cap.",
@@ -286,10 +268,10 @@ class Quota(
     @app_commands.describe(
         member="Only this member (leave out: the server pool, today and this month, and everyone)"
     )
+    @moderators_only
     async def reset(
         self, interaction: discord.Interaction[Any], member: discord.Member | None = None
     ) -> None:
-        require_manager(interaction)
         assert interaction.guild_id is not None
         forgiven = await self.quotas.reset(
             interaction.guild_id, member.id if member else None, interaction.user.id
@@ -304,10 +286,10 @@ class Quota(
     @app_commands.command(name="usage", description="Moderators: credits spent, with a chart")
     @app_commands.guild_only()
     @app_commands.describe(days="How many days back (1-90, default 7)")
+    @moderators_only
     async def usage(
         self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, 90] = 7
     ) -> None:
-        require_manager(interaction)
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         report, _ = await self.quotas.usage_report(interaction.guild_id, days)
@@ -317,8 +299,12 @@ class Quota(
             m = guild.get_member(member_id) if guild else None
             if m is not None:
                 names[member_id] = m.display_name
-        png = render_usage_chart(
-            report, title=f"Credits per day, last {days} day{'s' if days != 1 else ''}", names=names
+        # Pillow takes tens of milliseconds: draw in a worker thread, not on the event loop.
+        png = await asyncio.to_thread(
+            render_usage_chart,
+            report,
+            title=f"Credits per day, last {days} day{'s' if days != 1 else ''}",
+            names=names,
         )
         embed = discord.Embed(
             title=f"Usage, last {days} day{'s' if days != 1 else ''}",

@@ -2,7 +2,8 @@
 
 A thin adapter to ``bot.guild_settings.service.GuildSettingsService``. The group carries
 ``default_permissions(manage_guild)`` so Discord hides it from members, and every subcommand
-also checks the permission itself, since server admins can change what Discord shows.
+carries discord.py's ``has_permissions(manage_guild=True)`` check, since server admins can
+change what Discord shows.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.errors import UserFacingError
 from bot.guild_settings.policy import channel_list
-from bot.guild_settings.service import GuildSettingsService, SettingsError
+from bot.guild_settings.service import GuildSettingsService
 from bot.toapis.catalog import CATALOG
 
 if TYPE_CHECKING:
@@ -30,10 +30,15 @@ RESOLUTION_CHOICES = [Choice(name=r.upper(), value=r) for r in ("1k", "2k", "4k"
 Term = app_commands.Range[str, 1, 100]
 
 
-def require_manager(interaction: discord.Interaction[Any]) -> int:
-    """Return the server id, or refuse unless the member has Manage Server."""
-    if interaction.guild_id is None or not interaction.permissions.manage_guild:
-        raise UserFacingError("Only moderators with the Manage Server permission can do that.")
+#: Every subcommand: Manage Server, checked by discord.py on every call (server admins can
+#: change what ``default_permissions`` makes Discord show).
+moderators_only = app_commands.checks.has_permissions(manage_guild=True)
+
+
+def server_id(interaction: discord.Interaction[Any]) -> int:
+    """The server the command runs in (the group is ``guild_only``)."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
     return interaction.guild_id
 
 
@@ -98,14 +103,12 @@ class Settings(
 
     @channels.command(name="add", description="Allow image generation in a channel")
     @app_commands.describe(channel="The channel")
+    @moderators_only
     async def channels_add(
         self, interaction: discord.Interaction[Any], channel: discord.TextChannel
     ) -> None:
-        guild_id = require_manager(interaction)
-        try:
-            added = await self.service.add_channel(guild_id, channel.id, interaction.user.id)
-        except SettingsError as exc:
-            raise UserFacingError(str(exc)) from None
+        guild_id = server_id(interaction)
+        added = await self.service.add_channel(guild_id, channel.id, interaction.user.id)
         row = await self.service.get(guild_id)
         head = (
             f"{channel.mention} is now an art channel."
@@ -116,10 +119,11 @@ class Settings(
 
     @channels.command(name="remove", description="Stop image generation in a channel")
     @app_commands.describe(channel="The channel")
+    @moderators_only
     async def channels_remove(
         self, interaction: discord.Interaction[Any], channel: discord.TextChannel
     ) -> None:
-        guild_id = require_manager(interaction)
+        guild_id = server_id(interaction)
         removed = await self.service.remove_channel(guild_id, channel.id, interaction.user.id)
         row = await self.service.get(guild_id)
         head = (
@@ -135,8 +139,9 @@ class Settings(
         await self._say(interaction, f"{head} {where}")
 
     @channels.command(name="list", description="The art channels")
+    @moderators_only
     async def channels_list(self, interaction: discord.Interaction[Any]) -> None:
-        guild_id = require_manager(interaction)
+        guild_id = server_id(interaction)
         row = await self.service.get(guild_id)
         if not row.channels:
             await self._say(interaction, "No art channels: images can be made in every channel.")
@@ -149,10 +154,11 @@ class Settings(
         name="gallery", description="Also post every finished image to a channel (leave out: off)"
     )
     @app_commands.describe(channel="The gallery channel; leave out to turn the gallery off")
+    @moderators_only
     async def gallery(
         self, interaction: discord.Interaction[Any], channel: discord.TextChannel | None = None
     ) -> None:
-        guild_id = require_manager(interaction)
+        guild_id = server_id(interaction)
         before, after = await self.service.set_gallery(
             guild_id, channel.id if channel else None, interaction.user.id
         )
@@ -171,6 +177,7 @@ class Settings(
     @app_commands.choices(
         model=MODEL_CHOICES, quality=QUALITY_CHOICES, resolution=RESOLUTION_CHOICES
     )
+    @moderators_only
     async def defaults(
         self,
         interaction: discord.Interaction[Any],
@@ -178,17 +185,14 @@ class Settings(
         quality: Choice[str] | None = None,
         resolution: Choice[str] | None = None,
     ) -> None:
-        guild_id = require_manager(interaction)
-        try:
-            _, row = await self.service.set_defaults(
-                guild_id,
-                interaction.user.id,
-                model=_value(model),
-                quality=_value(quality),
-                resolution=_value(resolution),
-            )
-        except SettingsError as exc:
-            raise UserFacingError(str(exc)) from None
+        guild_id = server_id(interaction)
+        _, row = await self.service.set_defaults(
+            guild_id,
+            interaction.user.id,
+            model=_value(model),
+            quality=_value(quality),
+            resolution=_value(resolution),
+        )
         d = await self.service.defaults(guild_id)
         await self._say(
             interaction,
@@ -206,22 +210,20 @@ class Settings(
         max_resolution="Highest resolution allowed",
     )
     @app_commands.choices(max_resolution=RESOLUTION_CHOICES)
+    @moderators_only
     async def limits(
         self,
         interaction: discord.Interaction[Any],
         max_count: app_commands.Range[int, 0, 10] | None = None,
         max_resolution: Choice[str] | None = None,
     ) -> None:
-        guild_id = require_manager(interaction)
-        try:
-            _, row = await self.service.set_limits(
-                guild_id,
-                interaction.user.id,
-                max_count=max_count,
-                max_resolution=_value(max_resolution),
-            )
-        except SettingsError as exc:
-            raise UserFacingError(str(exc)) from None
+        guild_id = server_id(interaction)
+        _, row = await self.service.set_limits(
+            guild_id,
+            interaction.user.id,
+            max_count=max_count,
+            max_resolution=_value(max_resolution),
+        )
         ceiling = self.service.operator.max_count
         await self._say(
             interaction,
@@ -235,12 +237,10 @@ class Settings(
 
     @blocklist.command(name="add", description="Refuse prompts containing a word or phrase")
     @app_commands.describe(term="A word or phrase (matched as whole words, any case)")
+    @moderators_only
     async def blocklist_add(self, interaction: discord.Interaction[Any], term: Term) -> None:
-        guild_id = require_manager(interaction)
-        try:
-            stored, added = await self.service.add_term(guild_id, term, interaction.user.id)
-        except SettingsError as exc:
-            raise UserFacingError(str(exc)) from None
+        guild_id = server_id(interaction)
+        stored, added = await self.service.add_term(guild_id, term, interaction.user.id)
         await self._say(
             interaction,
             f"Blocked “{stored}”." if added else f"“{stored}” was already blocked.",
@@ -248,20 +248,19 @@ class Settings(
 
     @blocklist.command(name="remove", description="Allow a blocked word or phrase again")
     @app_commands.describe(term="The blocked word or phrase")
+    @moderators_only
     async def blocklist_remove(self, interaction: discord.Interaction[Any], term: Term) -> None:
-        guild_id = require_manager(interaction)
-        try:
-            stored, removed = await self.service.remove_term(guild_id, term, interaction.user.id)
-        except SettingsError as exc:
-            raise UserFacingError(str(exc)) from None
+        guild_id = server_id(interaction)
+        stored, removed = await self.service.remove_term(guild_id, term, interaction.user.id)
         await self._say(
             interaction,
             f"“{stored}” is no longer blocked." if removed else f"“{stored}” was not blocked.",
         )
 
     @blocklist.command(name="list", description="The blocked words and phrases")
+    @moderators_only
     async def blocklist_list(self, interaction: discord.Interaction[Any]) -> None:
-        guild_id = require_manager(interaction)
+        guild_id = server_id(interaction)
         row = await self.service.get(guild_id)
         if not row.blocklist:
             await self._say(interaction, "Nothing is blocked.")
@@ -272,8 +271,9 @@ class Settings(
     # -- audit --------------------------------------------------------------------------------
 
     @app_commands.command(name="audit", description="Recent moderator changes: who, what, when")
+    @moderators_only
     async def audit(self, interaction: discord.Interaction[Any]) -> None:
-        guild_id = require_manager(interaction)
+        guild_id = server_id(interaction)
         entries = await self.service.audit(guild_id, limit=15)
         if not entries:
             await self._say(interaction, "No moderator changes yet.")

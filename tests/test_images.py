@@ -11,6 +11,7 @@ from bot.images import (
     MaskRegion,
     draw_region_mask,
     fit_for_upload,
+    fit_reference,
     inspect_image,
     to_accepted_format,
 )
@@ -110,3 +111,42 @@ def test_result_that_cannot_fit_becomes_a_downscaled_preview() -> None:
     fitted = fit_for_upload(png, "r", 40_000)
     assert fitted.treatment == "preview" and len(fitted.data) <= 40_000
     assert fitted.width < 512 and fitted.filename.endswith("-preview.jpg")
+
+
+PNG_JPEG = frozenset({"image/png", "image/jpeg"})
+
+
+def test_fit_reference_reencodes_an_opaque_image_as_jpeg_under_the_limit() -> None:
+    noise = Image.frombytes("RGB", (600, 600), os.urandom(600 * 600 * 3))
+    data = encode(noise, "PNG")
+    limit = len(data) // 2
+    fitted, facts = fit_reference(data, inspect_image(data), PNG_JPEG, limit, label="Image 1")
+    assert facts.content_type == "image/jpeg" and (facts.width, facts.height) == (600, 600)
+    assert len(fitted) <= limit
+
+
+def test_fit_reference_keeps_a_transparent_image_png_and_refuses_when_too_large() -> None:
+    data = encode(Image.new("RGBA", (300, 300), (0, 0, 0, 0)), "PNG")
+    with pytest.raises(ImageProblem, match=r"Image 2 is .* attach a JPEG"):
+        fit_reference(data, inspect_image(data), PNG_JPEG, 10, label="Image 2")
+
+
+def test_fit_reference_refuses_when_the_model_takes_no_jpeg() -> None:
+    data = encode(Image.new("RGB", (300, 300), "red"), "PNG")
+    with pytest.raises(ImageProblem, match="attach a JPEG, or a smaller image"):
+        fit_reference(data, inspect_image(data), frozenset({"image/png"}), 10, label="Image 1")
+
+
+def test_fit_reference_returns_a_fitting_image_unchanged() -> None:
+    data = encode(Image.new("RGB", (30, 30), "red"), "PNG")
+    facts = inspect_image(data)
+    assert fit_reference(data, facts, PNG_JPEG, len(data), label="x") == (data, facts)
+
+
+def test_fit_reference_reencodes_an_image_whose_alpha_is_fully_opaque() -> None:
+    noise = Image.frombytes("RGB", (400, 400), os.urandom(400 * 400 * 3)).convert("RGBA")
+    data = encode(noise, "PNG")
+    facts = inspect_image(data)
+    assert facts.has_alpha
+    fitted, out = fit_reference(data, facts, PNG_JPEG, len(data) // 2, label="Image 1")
+    assert out.content_type == "image/jpeg" and len(fitted) <= len(data) // 2

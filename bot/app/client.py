@@ -1,15 +1,10 @@
-"""The discord.py bot: wiring of database, HTTP session, ToAPIs client, engine, cogs and sync.
+"""The gateway bot: slash commands, result buttons, command sync; services come built.
 
-Plug-in points (for quotas and server settings):
-
-* ``AtelierBot(settings, policy=..., charge=...)`` — a ``bot.policy.GenerationPolicy`` (checks
-  and per-server defaults) and a ``bot.jobs.hooks.ChargeHook`` (reserve / commit / release);
-  the defaults allow everything and charge nothing.
-* ``EXTENSIONS`` — the cogs loaded at start-up; pass ``extensions=(*EXTENSIONS, "cogs.quota")``
-  or extend the tuple.
-* After ``setup_hook``: ``bot.db`` (the open ``Database``), ``bot.session`` (the one aiohttp
-  session), ``bot.engine``, ``bot.generation`` (``GenerationService``), ``bot.delivery``,
-  ``bot.settings``.
+``AtelierBot(settings, services)`` receives what ``bot.services.build_services`` opened (the
+database, the engine, the generation service, delivery...); ``setup_hook`` only registers the
+button items, loads ``EXTENSIONS``, syncs the commands and starts the engine. Cogs reach the
+services through ``bot.services`` (and the read-only shortcuts ``bot.db``, ``bot.engine``,
+``bot.generation``, ``bot.moderation``, ``bot.delivery``).
 """
 
 from __future__ import annotations
@@ -18,77 +13,31 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import discord
 from discord.ext import commands
 
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
-from bot.app.flow import GenerationFlow
-from bot.app.gallery import GalleryPoster
+from bot.app.flow import AttachmentDownloader, GenerationFlow
 from bot.app.views import DYNAMIC_ITEMS
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.config import Settings
 from bot.generation import GenerationService
-from bot.jobs.engine import Engine, EngineConfig
-from bot.jobs.hooks import ChargeHook, NoCharge
-from bot.jobs.records import Job
-from bot.jobs.strategy import AdaptiveStrategy
-from bot.jobs.toapis_service import ToAPIsService
-from bot.jobs.upload_cache import CachedUploads
-from bot.moderation import Moderation, build_moderation
-from bot.policy import GenerationPolicy, GuildDefaults, PermissivePolicy
-from bot.storage import Database, open_database
-from bot.toapis import ClientTimeouts, RetryPolicy, ToAPIsClient
+from bot.jobs.engine import Engine
+from bot.moderation import Moderation
+from bot.services import Services
+from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "EXTENSIONS",
-    "AtelierBot",
-    "AutoShardedAtelierBot",
-    "config_defaults",
-    "create_bot",
-    "engine_config",
-    "poll_strategy",
-]
+__all__ = ["EXTENSIONS", "SYNC_HASH_KEY", "AtelierBot", "AutoShardedAtelierBot", "create_bot"]
 
 #: Extensions loaded at start-up, in order.
 EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.jobs", "cogs.quota", "cogs.settings")
 #: ``bot_meta`` key of the hash of the last globally synced command tree.
 SYNC_HASH_KEY = "commands.global_hash"
-
-
-def engine_config(settings: Settings) -> EngineConfig:
-    """Map the settings onto the engine's knobs."""
-    return EngineConfig(
-        data_dir=settings.data_dir,
-        poll_rate=settings.poll_budget_rps,
-        time_limit=settings.task_timeout_seconds,
-        time_limit_4k=settings.task_timeout_4k_seconds,
-        max_result_bytes=settings.max_result_bytes,
-    )
-
-
-def poll_strategy(settings: Settings) -> AdaptiveStrategy:
-    """The adaptive poller, bounded by the configured shortest and longest wait."""
-    low = settings.poll_min_interval_seconds
-    high = max(settings.poll_max_interval_seconds, low)
-    return AdaptiveStrategy(min_gap=low, max_gap=high, overdue_gap=min(3.0, high))
-
-
-def config_defaults(settings: Settings) -> GuildDefaults:
-    """The generation defaults from the configuration (a policy may override per server)."""
-    return GuildDefaults(
-        model=settings.default_model,
-        size=settings.default_size,
-        resolution=settings.default_resolution,
-        quality=settings.default_quality,
-        max_count=settings.max_images_per_request,
-    )
 
 
 class AtelierBot(commands.Bot):
@@ -97,12 +46,10 @@ class AtelierBot(commands.Bot):
     def __init__(
         self,
         settings: Settings,
+        services: Services,
         *,
-        policy: GenerationPolicy | None = None,
-        charge: ChargeHook | None = None,
         extensions: Sequence[str] = EXTENSIONS,
         sync_only: bool = False,
-        engine_clock: Clock | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -116,74 +63,48 @@ class AtelierBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.policy: GenerationPolicy = policy or PermissivePolicy(config_defaults(settings))
-        self.charge: ChargeHook = charge or NoCharge()
-        # Left out: quotas and server settings (bot.moderation) are used once the database is open.
-        self._own_policy = policy is None
-        self._own_charge = charge is None
-        self.moderation: Moderation
+        self.services = services
         self.extension_names: tuple[str, ...] = tuple(extensions)
         self.sync_only = sync_only
-        self.engine_clock = engine_clock or SystemClock()
         self.accepting = False
         self._closing = False
         self._engine_started = False
-        self.session: aiohttp.ClientSession
-        self.db: Database
-        self.engine: Engine
-        self.generation: GenerationService
-        self.delivery: DiscordDelivery
-        self.flow = GenerationFlow(self)
+        self.flow = GenerationFlow(
+            services.generation,
+            jobs=services.engine,
+            download=AttachmentDownloader(services.session),
+            show_progress=services.delivery.progress,
+        )
+
+    # -- what cogs and tests use (read-only views onto the services) ----------------------------
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
+
+    @property
+    def generation(self) -> GenerationService:
+        return self.services.generation
+
+    @property
+    def moderation(self) -> Moderation:
+        return self.services.moderation
+
+    @property
+    def delivery(self) -> DiscordDelivery:
+        return self.services.delivery
+
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
 
     # -- start-up -----------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        settings = self.settings
-        self.db = await open_database(settings.database_url)
-        self.moderation = build_moderation(
-            settings, self.db, clock=self.engine_clock, operator=config_defaults(settings)
-        )
-        if self._own_policy:
-            self.policy = self.moderation.policy
-        if self._own_charge:
-            self.charge = self.moderation.quotas
-        self.session = aiohttp.ClientSession()
-        client = ToAPIsClient(
-            self.session,
-            base_url=settings.toapis_base_url,
-            api_key=settings.toapis_api_key,
-            timeouts=ClientTimeouts(
-                request=settings.http_timeout_seconds,
-                upload=settings.upload_timeout_seconds,
-                download=settings.download_timeout_seconds,
-            ),
-            retry=RetryPolicy(max_retries=settings.http_max_retries),
-        )
-        service = CachedUploads(
-            ToAPIsService(client, download_timeout=settings.download_timeout_seconds),
-            self.db.uploads,
-            clock=self.engine_clock,
-        )
-        self.delivery = DiscordDelivery(
-            self,
-            extras=self.db.job_discord,
-            queue=self.db.jobs,
-            durations=_EngineDurations(self),
-            clock=self.engine_clock,
-        )
-        gallery = GalleryPoster(self, self.moderation.settings, clock=self.engine_clock)
-        self.engine = Engine(
-            self.db,
-            service,
-            _ThenListeners(self.delivery, [gallery]),
-            config=engine_config(settings),
-            clock=self.engine_clock,
-            charge=self.charge,
-            strategy=poll_strategy(settings),
-        )
-        self.generation = GenerationService(
-            self.engine, self.db, self.policy, data_dir=settings.data_dir, clock=self.engine_clock
-        )
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in self.extension_names:
             await self.load_extension(name)
@@ -191,7 +112,7 @@ class AtelierBot(commands.Bot):
         if self.sync_only:
             return
         removed = self.generation.prune_references()
-        pruned = await self.db.uploads.prune(older_than=self.engine_clock.now() - 7 * 24 * 3600)
+        pruned = await self.db.uploads.prune(older_than=self.clock.now() - 7 * 24 * 3600)
         log.info("pruned %d old reference files and %d upload cache entries", removed, pruned)
         await self.engine.start()
         self._engine_started = True
@@ -224,7 +145,7 @@ class AtelierBot(commands.Bot):
                 raise
             log.error("could not sync global commands (HTTP %s); will retry next start", exc.status)
             return False
-        await self.db.meta.set(SYNC_HASH_KEY, digest, now=self.engine_clock.now())
+        await self.db.meta.set(SYNC_HASH_KEY, digest, now=self.clock.now())
         log.info("global commands synced")
         return True
 
@@ -239,68 +160,30 @@ class AtelierBot(commands.Bot):
     # -- shutdown -----------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Stop taking commands, stop the engine (state stays in the database), disconnect."""
+        """Stop taking commands, stop the engine (state stays in the database), disconnect.
+
+        The services themselves are closed by whoever built them (``build_services``).
+        """
         if self._closing:
             return await super().close()
         self._closing = True
         self.accepting = False
-        engine = getattr(self, "engine", None)
-        if engine is not None and self._engine_started:
+        if self._engine_started:
+            self._engine_started = False
             try:
-                await engine.stop(grace=5.0)
+                await self.engine.stop(grace=5.0)
             except Exception:
                 log.exception("stopping the job engine failed")
-        try:
-            await super().close()
-        finally:
-            session = getattr(self, "session", None)
-            if session is not None and not session.closed:
-                await session.close()
-            db = getattr(self, "db", None)
-            if db is not None:
-                await db.close()
+        await super().close()
         log.info("Atelier stopped")
-
-
-class _EngineDurations:
-    """TEMPORARY (until build_services): the engine's learned durations, read when needed."""
-
-    def __init__(self, bot: AtelierBot) -> None:
-        self.bot = bot
-
-    def prior(self, profile: str) -> tuple[float, float]:
-        return self.bot.engine.durations.prior(profile)
-
-
-class _ThenListeners:
-    """TEMPORARY (until the engine calls its listeners after the delivered write): deliver,
-    then run the job listeners (the gallery)."""
-
-    def __init__(self, delivery: DiscordDelivery, listeners: Sequence[GalleryPoster]) -> None:
-        self.delivery = delivery
-        self.listeners = listeners
-
-    async def progress(self, job: Job) -> None:
-        await self.delivery.progress(job)
-
-    async def deliver(self, job: Job, files: list[Path]) -> None:
-        await self.delivery.deliver(job, files)
-        for listener in self.listeners:
-            await listener.job_delivered(job, files)
-
-    async def failed(self, job: Job) -> None:
-        await self.delivery.failed(job)
-
-    async def cancelled(self, job: Job, by: str) -> None:
-        await self.delivery.cancelled(job, by)
 
 
 class AutoShardedAtelierBot(AtelierBot, commands.AutoShardedBot):
     """The same bot over several gateway shards (``SHARD_COUNT``)."""
 
 
-def create_bot(settings: Settings, **kwargs: Any) -> AtelierBot:
+def create_bot(settings: Settings, services: Services, **kwargs: Any) -> AtelierBot:
     """Build the bot the settings ask for: sharded when ``SHARD_COUNT`` is set."""
     if settings.shard_count:
-        return AutoShardedAtelierBot(settings, shard_count=settings.shard_count, **kwargs)
-    return AtelierBot(settings, **kwargs)
+        return AutoShardedAtelierBot(settings, services, shard_count=settings.shard_count, **kwargs)
+    return AtelierBot(settings, services, **kwargs)

@@ -1,7 +1,7 @@
 """The one error handler of every command and button, and a reply helper that knows the state.
 
-Known errors (bad input, policy refusals, missing permissions) become friendly ephemeral
-replies. Anything else is logged with a short reference id, and the member sees that id.
+A ``bot.refusal.Refusal`` (bad input, a policy, a quota) is answered with its message, once,
+ephemerally; so are discord.py's own check failures (missing permissions...). Anything else is logged with a short reference id, and the member sees that id.
 """
 
 from __future__ import annotations
@@ -14,57 +14,77 @@ import discord
 from discord import app_commands
 
 from bot.generation import GenerationRefused
+from bot.guild_settings.service import SettingsError
 from bot.images import ImageProblem
+from bot.messages import say
 from bot.policy import PolicyRefusal
+from bot.quota.service import QuotaError
+from bot.refusal import Refusal
 from bot.toapis.catalog import RequestValidationError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UserFacingError", "handle_error", "reply"]
+__all__ = ["SHOWN", "AtelierTree", "friendly_message", "handle_error", "reply"]
 
 #: ``interaction.extras`` key set once the deferred public response shows something real.
 SHOWN = "atelier_response_shown"
 
+# Until the generation and storage work makes each of these a ``Refusal`` subclass: the same
+# answer (their text as is). Drop an entry once its class derives from ``Refusal``.
+_NOT_YET_REFUSALS: tuple[type[Exception], ...] = (
+    GenerationRefused,
+    PolicyRefusal,
+    RequestValidationError,
+    ImageProblem,
+    QuotaError,
+    SettingsError,
+)
 
-class UserFacingError(Exception):
-    """A refusal whose message is shown to the member as is."""
+#: Discord's permission flag names as members see them in the server settings.
+_PERMISSION_NAMES = {
+    "manage_guild": "Manage Server",
+    "manage_messages": "Manage Messages",
+    "manage_channels": "Manage Channels",
+    "view_channel": "View Channel",
+    "read_messages": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+}
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+
+def permission_names(flags: list[str]) -> str:
+    """``["manage_guild"]`` → ``"Manage Server"`` (several joined with "and")."""
+    names = [_PERMISSION_NAMES.get(f, f.replace("_", " ").title()) for f in flags]
+    return " and ".join(names)
 
 
 def friendly_message(error: BaseException) -> str | None:
     """Return the member-facing text of a known error, or None for an unexpected one."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
-    if isinstance(error, UserFacingError | GenerationRefused | PolicyRefusal):
+    if isinstance(error, Refusal):
         return error.message
-    if isinstance(error, RequestValidationError):
-        return error.message
-    if isinstance(error, ImageProblem):
-        return str(error)
+    if isinstance(error, _NOT_YET_REFUSALS):
+        return getattr(error, "message", None) or str(error)
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little — try again in {error.retry_after:.0f} s."
+        return say("app.cooldown", seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.MissingPermissions):
-        return "You need the " + ", ".join(error.missing_permissions) + " permission for that."
+        return say(
+            "app.missing_permissions", permissions=permission_names(error.missing_permissions)
+        )
     if isinstance(error, app_commands.BotMissingPermissions):
-        return (
-            "Atelier is missing the "
-            + ", ".join(error.missing_permissions)
-            + " permission in this channel — ask a moderator."
+        return say(
+            "app.bot_missing_permissions", permissions=permission_names(error.missing_permissions)
         )
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works in servers only."
+        return say("app.servers_only")
     if isinstance(error, app_commands.CheckFailure):
-        return "You cannot use this here."
+        return say("app.check_failed")
     if isinstance(error, app_commands.TransformerError):
-        return "One of the options has a value Atelier cannot use — check it and try again."
+        return say("app.bad_option")
     if isinstance(error, discord.Forbidden):
-        return (
-            "Atelier is not allowed to do that in this channel — it needs View Channel, "
-            "Send Messages, Embed Links and Attach Files."
-        )
+        return say("app.channel_forbidden")
     return None
 
 
@@ -109,10 +129,7 @@ async def handle_error(interaction: discord.Interaction[Any], error: BaseExcepti
             ref,
             exc_info=(type(original), original, original.__traceback__),
         )
-        text = (
-            "Something went wrong on Atelier's side and nothing was charged. Please try again; "
-            f"if it keeps happening, give a moderator this reference: `{ref}`."
-        )
+        text = say("app.unexpected", reference=ref)
     await reply(interaction, text)
 
 
@@ -122,7 +139,7 @@ class AtelierTree(app_commands.CommandTree[Any]):
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         if getattr(self.client, "accepting", True):
             return True
-        await reply(interaction, "Atelier is restarting — please try again in a minute.")
+        await reply(interaction, say("app.restarting"))
         return False
 
     async def on_error(

@@ -11,32 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aiohttp
 import discord
 
-from bot.app.errors import SHOWN, UserFacingError
+from bot.app.errors import SHOWN
 from bot.generation import (
     UPLOAD_MAX_BYTES,
     DeclaredImage,
     DiscordTarget,
-    GenerationRefused,
+    GenerationService,
     Options,
     Plan,
     options_of,
     upscale_options,
 )
 from bot.images import MaskRegion
+from bot.jobs.records import Job
+from bot.messages import say
 from bot.policy import Origin, RequestContext
-
-if TYPE_CHECKING:
-    from bot.app.client import AtelierBot
+from bot.refusal import Refusal
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GenerationFlow", "declared"]
+__all__ = ["AttachmentDownloader", "GenerationFlow", "JobLookup", "declared"]
 
 DOWNLOAD_TIMEOUT = 60.0
 
@@ -54,11 +55,56 @@ def declared(attachment: discord.Attachment, label: str) -> DeclaredImage:
     )
 
 
+class JobLookup(Protocol):
+    """Where the flow finds the job a button belongs to (the engine)."""
+
+    async def get(self, job_id: int) -> Job | None: ...
+
+
+class AttachmentDownloader:
+    """Fetch an attachment's bytes over the bot's one HTTP session (size-capped)."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float = DOWNLOAD_TIMEOUT) -> None:
+        self.session = session
+        self.timeout = timeout
+
+    async def __call__(self, image: DeclaredImage) -> bytes:
+        """Fetch ``image`` now (Discord CDN links expire); refuse what is too large."""
+        cap = max(image.size, 1) + 1024 if image.size else UPLOAD_MAX_BYTES
+        cap = min(cap, UPLOAD_MAX_BYTES + 1024)
+        try:
+            async with self.session.get(
+                image.url, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            ) as resp:
+                if resp.status != 200:
+                    raise Refusal(
+                        say("app.fetch_failed_status", label=image.label, status=resp.status)
+                    )
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > cap:
+                        raise Refusal(say("app.fetch_too_large", label=image.label))
+                return bytes(data)
+        except (TimeoutError, aiohttp.ClientError):
+            raise Refusal(say("app.fetch_failed", label=image.label)) from None
+
+
 class GenerationFlow:
     """Run commands and buttons through ``GenerationService``."""
 
-    def __init__(self, bot: AtelierBot) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        generation: GenerationService,
+        *,
+        jobs: JobLookup,
+        download: Callable[[DeclaredImage], Awaitable[bytes]],
+        show_progress: Callable[[Job], Awaitable[None]],
+    ) -> None:
+        self.generation = generation
+        self.jobs = jobs
+        self.download = download
+        self.show_progress = show_progress
 
     # -- context ------------------------------------------------------------------------------
 
@@ -87,8 +133,10 @@ class GenerationFlow:
         attachments: list[discord.Attachment],
     ) -> None:
         """``/imagine``: text to image, or images as references."""
-        images = [declared(a, f"Image {i}") for i, a in enumerate(attachments, start=1)]
-        plan = await self.bot.generation.plan(
+        images = [
+            declared(a, say("app.label_image_n", n=i)) for i, a in enumerate(attachments, start=1)
+        ]
+        plan = await self.generation.plan(
             self.context(interaction, "imagine"), options, images=images
         )
         await self._launch(interaction, plan)
@@ -102,35 +150,35 @@ class GenerationFlow:
         region: MaskRegion | None,
     ) -> None:
         """``/edit``: one image, optionally a mask or a region to repaint."""
-        plan = await self.bot.generation.plan(
+        plan = await self.generation.plan(
             self.context(interaction, "edit"),
             options,
-            images=[declared(image, "The image")],
-            mask=declared(mask, "The mask") if mask is not None else None,
+            images=[declared(image, say("app.label_image"))],
+            mask=declared(mask, say("app.label_mask")) if mask is not None else None,
             region=region,
         )
         await self._launch(interaction, plan)
 
     # -- buttons ------------------------------------------------------------------------------
 
-    async def _job(self, job_id: int) -> Any:
-        job = await self.bot.engine.get(job_id)
+    async def _job(self, job_id: int) -> Job:
+        job = await self.jobs.get(job_id)
         if job is None:
-            raise UserFacingError("Atelier no longer knows that request — run the command again.")
+            raise Refusal(say("app.job_unknown"))
         return job
 
     @staticmethod
     def _attachment(interaction: discord.Interaction[Any], index: int) -> discord.Attachment:
         attachments = interaction.message.attachments if interaction.message else []
         if not 1 <= index <= len(attachments):
-            raise UserFacingError("That image is no longer on this message.")
+            raise Refusal(say("app.image_gone"))
         return attachments[index - 1]
 
     async def reroll(self, interaction: discord.Interaction[Any], job_id: int) -> None:
         """Re-roll: the same request again (its kept reference files are reused)."""
         job = await self._job(job_id)
         stored = tuple(replace(r, url=None) for r in job.references)
-        plan = await self.bot.generation.plan(
+        plan = await self.generation.plan(
             self.context(interaction, "reroll"),
             options_of(job),
             stored=stored,
@@ -142,10 +190,10 @@ class GenerationFlow:
         """Vary n: the same prompt and options, with image n of the result as the reference."""
         job = await self._job(job_id)
         attachment = self._attachment(interaction, index)
-        plan = await self.bot.generation.plan(
+        plan = await self.generation.plan(
             self.context(interaction, "vary"),
             options_of(job),
-            images=[declared(attachment, "The image")],
+            images=[declared(attachment, say("app.label_image"))],
             parent_job_id=job.id,
         )
         await self._launch(interaction, plan)
@@ -155,23 +203,20 @@ class GenerationFlow:
         job = await self._job(job_id)
         attachment = self._attachment(interaction, index)
         options = upscale_options(job, attachment.width, attachment.height)
-        plan = await self.bot.generation.plan(
+        plan = await self.generation.plan(
             self.context(interaction, "upscale"),
             options,
-            images=[declared(attachment, "The image")],
+            images=[declared(attachment, say("app.label_image"))],
             parent_job_id=job.id,
         )
         await self._launch(interaction, plan)
 
     async def delete(self, interaction: discord.Interaction[Any], job_id: int) -> None:
         """Delete the result message: the member who asked, or members with Manage Messages."""
-        job = await self.bot.engine.get(job_id)
+        job = await self.jobs.get(job_id)
         owner = job is not None and job.member_id == interaction.user.id
         if not owner and not interaction.permissions.manage_messages:
-            raise UserFacingError(
-                "Only the member who asked for this image, or someone with Manage Messages, "
-                "can delete it."
-            )
+            raise Refusal(say("app.delete_not_allowed"))
         await interaction.response.defer()
         if interaction.message is not None:
             try:
@@ -186,9 +231,9 @@ class GenerationFlow:
         message_id = getattr(response, "message_id", None)
         if message_id is None:
             message_id = (await interaction.original_response()).id
-        downloads = [self._download(image) for image in plan.images]
+        downloads = [self.download(image) for image in plan.images]
         if plan.mask is not None:
-            downloads.append(self._download(plan.mask))
+            downloads.append(self.download(plan.mask))
         datas = list(await asyncio.gather(*downloads))
         mask = datas.pop() if plan.mask is not None else None
         target = DiscordTarget(
@@ -198,32 +243,6 @@ class GenerationFlow:
             filesize_limit=interaction.filesize_limit,
             requester_name=interaction.user.display_name,
         )
-        job = await self.bot.generation.start(plan, images=datas, mask=mask, target=target)
+        job = await self.generation.start(plan, images=datas, mask=mask, target=target)
         interaction.extras[SHOWN] = True
-        await self.bot.delivery.progress(job)
-
-    async def _download(self, image: DeclaredImage) -> bytes:
-        """Fetch an attachment's bytes now (size-capped; Discord CDN links expire)."""
-        cap = max(image.size, 1) + 1024 if image.size else UPLOAD_MAX_BYTES
-        cap = min(cap, UPLOAD_MAX_BYTES + 1024)
-        try:
-            async with self.bot.session.get(
-                image.url, timeout=aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT)
-            ) as resp:
-                if resp.status != 200:
-                    raise GenerationRefused(
-                        f"{image.label} could not be fetched from Discord (HTTP {resp.status}) — "
-                        "attach it again."
-                    )
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    data += chunk
-                    if len(data) > cap:
-                        raise GenerationRefused(
-                            f"{image.label} is larger than the image service takes (10 MB)."
-                        )
-                return bytes(data)
-        except (TimeoutError, aiohttp.ClientError):
-            raise GenerationRefused(
-                f"{image.label} could not be fetched from Discord — attach it again."
-            ) from None
+        await self.show_progress(job)

@@ -3,20 +3,28 @@
 ``custom_id`` formats (all well under Discord's 100 characters):
 ``atelier:reroll:<job>``, ``atelier:vary:<job>:<n>``, ``atelier:upscale:<job>:<n>``,
 ``atelier:delete:<job>``. The bot registers them with ``add_dynamic_items`` in ``setup_hook``;
-each callback hands over to the bot's ``GenerationFlow`` (the same path as the commands).
+each callback hands over to the bot's ``GenerationFlow`` (the same path as the commands)
+through an explicit table from the ``custom_id`` action to the flow's handler
+(``JOB_ACTIONS``, ``IMAGE_ACTIONS``): buttons already posted keep their meaning whatever the
+methods are called. ``tests/app/test_buttons.py`` checks every format ever posted.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 import discord
 
 from bot.app.errors import handle_error, reply
+from bot.app.flow import GenerationFlow
+from bot.messages import say
 
 __all__ = [
     "DYNAMIC_ITEMS",
+    "IMAGE_ACTIONS",
+    "JOB_ACTIONS",
     "ImageButton",
     "JobButton",
     "failure_view",
@@ -24,20 +32,43 @@ __all__ = [
 ]
 
 
-async def _run(interaction: discord.Interaction[Any], action: str, *args: int) -> None:
+JobHandler = Callable[[GenerationFlow, discord.Interaction[Any], int], Awaitable[None]]
+ImageHandler = Callable[[GenerationFlow, discord.Interaction[Any], int, int], Awaitable[None]]
+
+#: ``atelier:<action>:<job>`` → the flow's handler. Never rename or drop a key: posted
+#: buttons carry it for ever.
+JOB_ACTIONS: Mapping[str, JobHandler] = {
+    "reroll": GenerationFlow.reroll,
+    "delete": GenerationFlow.delete,
+}
+#: ``atelier:<action>:<job>:<n>`` → the flow's handler (n: the image on the message, from 1).
+IMAGE_ACTIONS: Mapping[str, ImageHandler] = {
+    "vary": GenerationFlow.vary,
+    "upscale": GenerationFlow.upscale,
+}
+
+
+def _alternatives(actions: Mapping[str, object]) -> str:
+    return "|".join(re.escape(action) for action in actions)
+
+
+async def _run(
+    interaction: discord.Interaction[Any], call: Callable[[GenerationFlow], Awaitable[None]]
+) -> None:
     client: Any = interaction.client
-    if not getattr(client, "accepting", True):
-        await reply(interaction, "Atelier is restarting — please try again in a minute.")
+    if not client.accepting:
+        await reply(interaction, say("app.restarting"))
         return
+    flow: GenerationFlow = client.flow
     try:
-        await getattr(client.flow, action)(interaction, *args)
+        await call(flow)
     except Exception as exc:
         await handle_error(interaction, exc)
 
 
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"atelier:(?P<action>reroll|delete):(?P<job>[0-9]+)",
+    template=rf"atelier:(?P<action>{_alternatives(JOB_ACTIONS)}):(?P<job>[0-9]+)",
 ):
     """Act on the whole result: Re-roll (the same request again) or Delete the message (the
     member who asked, or members with Manage Messages)."""
@@ -56,6 +87,7 @@ class JobButton(
         )
         self.action = action
         self.job_id = job_id
+        self.handler: JobHandler = JOB_ACTIONS[action]
 
     @classmethod
     async def from_custom_id(
@@ -68,12 +100,14 @@ class JobButton(
         return cls(match["action"], int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(interaction, self.action, self.job_id)
+        await _run(interaction, lambda flow: self.handler(flow, interaction, self.job_id))
 
 
 class ImageButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"atelier:(?P<action>vary|upscale):(?P<job>[0-9]+):(?P<index>[0-9]{1,2})",
+    template=(
+        rf"atelier:(?P<action>{_alternatives(IMAGE_ACTIONS)}):(?P<job>[0-9]+):(?P<index>[0-9]{{1,2}})"
+    ),
 ):
     """Act on one image of the result: Vary n (that image as the reference) or Upscale n
     (render it again at 2K, or 4K where its ratio allows)."""
@@ -91,6 +125,7 @@ class ImageButton(
         self.action = action
         self.job_id = job_id
         self.index = index
+        self.handler: ImageHandler = IMAGE_ACTIONS[action]
 
     @classmethod
     async def from_custom_id(
@@ -103,7 +138,9 @@ class ImageButton(
         return cls(match["action"], int(match["job"]), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(interaction, self.action, self.job_id, self.index)
+        await _run(
+            interaction, lambda flow: self.handler(flow, interaction, self.job_id, self.index)
+        )
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (

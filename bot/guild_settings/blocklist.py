@@ -1,33 +1,48 @@
 """Blocklist matching: a term matches wherever it appears as a whole word or phrase.
 
-Case-insensitive (Unicode case folding); word boundaries, not substrings: ``ass`` does not match
-``class``; a phrase matches across any run of whitespace (``red  panda``, ``Red\\nPanda``).
+Terms and prompts go through the same ``normalize_text``: NFKC (full-width ``ｇｏｒｅ`` is
+``gore``), format characters dropped (zero-width spaces, soft hyphens, joiners, BOM: Unicode
+category Cf), case folding, then NFC so accents compose (``cafe\u0301`` is ``café``). Matching
+uses word boundaries, not substrings: ``ass`` does not match ``class``, ``café`` does not match
+``cafeteria``; a phrase matches across any run of whitespace (``red  panda``, ``Red\\nPanda``).
+Only the comparison uses the normalised prompt: the prompt sent to the service is unchanged.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-__all__ = ["MAX_TERM_CHARS", "BlocklistError", "find_blocked", "normalize_term"]
+from bot.messages import say
+from bot.refusal import Refusal
+
+__all__ = ["MAX_TERM_CHARS", "BlocklistError", "find_blocked", "normalize_term", "normalize_text"]
 
 MAX_TERM_CHARS = 100
 
 
-class BlocklistError(ValueError):
-    """A term a moderator gave cannot be used; the message says why."""
+class BlocklistError(Refusal):
+    """A term a moderator gave cannot be used; ``message`` says why."""
+
+
+def normalize_text(text: str) -> str:
+    """Return ``text`` as the blocklist compares it: NFKC, no format characters, folded, NFC."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return unicodedata.normalize("NFC", text.casefold())
 
 
 def normalize_term(term: str) -> str:
-    """Return the stored form of a term: case-folded, whitespace collapsed; refuse bad input."""
-    text = " ".join(term.split()).casefold()
+    """Return the stored form of a term: normalised, whitespace collapsed; refuse bad input."""
+    text = " ".join(normalize_text(term).split())
     if not text:
-        raise BlocklistError("The term is empty — give a word or phrase to block.")
+        raise BlocklistError(say("blocklist.empty_term"))
     if len(text) > MAX_TERM_CHARS:
-        raise BlocklistError(f"A term may be at most {MAX_TERM_CHARS} characters.")
+        raise BlocklistError(say("blocklist.term_too_long", limit=MAX_TERM_CHARS))
     if not any(ch.isalnum() for ch in text):
-        raise BlocklistError("A term needs at least one letter or digit.")
+        raise BlocklistError(say("blocklist.term_needs_letter"))
     return text
 
 
@@ -55,7 +70,7 @@ def find_blocked(prompt: str, terms: Iterable[str]) -> str | None:
     pattern = _compile(key)
     if pattern is None:
         return None
-    match = pattern.search(prompt.casefold())
+    match = pattern.search(normalize_text(prompt))
     if match is None:
         return None
     ordered = sorted(key, key=len, reverse=True)

@@ -1,15 +1,17 @@
 """The server policy every generation passes: art channels, blocklist, limits, then credits.
 
 Checked in this order, cheapest first, before anything is downloaded, uploaded, submitted or
-charged; each refusal is a ``PolicyRefusal`` whose message the member sees ephemerally.
+charged; each refusal is a ``bot.refusal.Refusal`` whose message the member sees ephemerally.
 """
 
 from __future__ import annotations
 
 from bot.guild_settings.blocklist import find_blocked
 from bot.guild_settings.service import RESOLUTION_RANK, GuildSettingsService
-from bot.policy import GuildDefaults, PolicyRefusal, RequestContext
+from bot.messages import say
+from bot.policy import GuildDefaults, RequestContext
 from bot.quota.service import MemberRef, QuotaService
+from bot.refusal import Refusal
 from bot.toapis.models import GenerationRequest
 
 __all__ = ["ServerPolicy", "channel_list"]
@@ -31,32 +33,32 @@ class ServerPolicy:
         self.quotas = quotas
 
     async def check(self, ctx: RequestContext, request: GenerationRequest) -> None:
-        """Refuse with a ``PolicyRefusal`` (or ``QuotaExceeded``) saying why; else return."""
+        """Refuse with a ``Refusal`` (or ``QuotaExceeded``) saying why; else return."""
         if ctx.guild_id is not None:
             row = await self.settings.get(ctx.guild_id)
             if row.channels and ctx.channel_id not in row.channels:
-                raise PolicyRefusal(
-                    "Image generation works only in "
-                    f"{channel_list(row.channels)} on this server. Nothing was charged."
-                )
+                raise Refusal(say("policy.channel_only", channels=channel_list(row.channels)))
             term = find_blocked(request.prompt, row.blocklist)
             if term is not None:
-                raise PolicyRefusal(
-                    f"Your prompt contains “{term}”, which this server's moderators have blocked. "
-                    "Change the prompt and try again; nothing was charged."
-                )
+                raise Refusal(say("policy.blocked_term", term=term))
             if row.max_count is not None and request.n > row.max_count:
-                raise PolicyRefusal(
-                    f"This server allows at most {row.max_count} image"
-                    f"{'s' if row.max_count != 1 else ''} per request — you asked for "
-                    f"{request.n}. Nothing was charged."
+                raise Refusal(
+                    say(
+                        "policy.max_count",
+                        limit=row.max_count,
+                        images="image" if row.max_count == 1 else "images",
+                        asked=request.n,
+                    )
                 )
             if row.max_resolution is not None and request.resolution is not None:
                 asked = RESOLUTION_RANK.get(request.resolution, 0)
                 if asked > RESOLUTION_RANK[row.max_resolution]:
-                    raise PolicyRefusal(
-                        f"This server allows resolutions up to {row.max_resolution.upper()} — "
-                        f"you asked for {request.resolution.upper()}. Nothing was charged."
+                    raise Refusal(
+                        say(
+                            "policy.max_resolution",
+                            limit=row.max_resolution.upper(),
+                            asked=request.resolution.upper(),
+                        )
                     )
         if self.quotas is not None:
             credits = self.quotas.cost(

@@ -1,4 +1,4 @@
-"""Interfaces other layers plug into the engine: delivery (Discord) and charging (quotas)."""
+"""Interfaces other layers plug into the engine: delivery (Discord), listeners, charging (quotas)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,24 @@ class Delivery(Protocol):
         ...
 
     async def failed(self, job: Job) -> None:
-        """Tell the user the job failed; ``job.error_message`` says why."""
+        """Tell the user the job failed; ``job.error_code`` says why (``error_message``: detail)."""
+        ...
+
+    async def cancelled(self, job: Job, by: str) -> None:
+        """Tell the user the job was cancelled by ``by`` (best effort; errors are only logged)."""
+        ...
+
+
+class JobListener(Protocol):
+    """Something that follows delivered jobs (the gallery); must be idempotent per job id.
+
+    The engine calls it after the ``delivered`` write and after the charge settled, outside the
+    delivery slots, with the result files still on disk. A crash before the files are released
+    makes the engine call it again on the next start.
+    """
+
+    async def job_delivered(self, job: Job, files: list[Path]) -> None:
+        """React to a job whose result the member already has."""
         ...
 
 
@@ -79,3 +96,6 @@ class NullDelivery:
 
     async def failed(self, job: Job) -> None:
         """Ignore the failure."""
+
+    async def cancelled(self, job: Job, by: str) -> None:
+        """Ignore the cancellation."""

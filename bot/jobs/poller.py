@@ -4,7 +4,8 @@ A single long-lived task pops the earliest-due task, takes a token from the budg
 clock second) and starts its request, keeping at most ``max_in_flight`` requests open. Tasks are
 served strictly in due order, so under a tight budget every task's turn only gets later, never
 skipped. A 429 pauses everyone for its Retry-After. Transient errors back off per task. A task
-still unfinished at its deadline ends with a time-limit failure.
+still unfinished at its deadline ends with a time-limit failure. Lost tasks are reported with a
+``FailureCode`` and a neutral detail; the member's sentence is written elsewhere.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.jobs.service import ServiceError, ServiceErrorKind, TaskSnapshot
+from bot.jobs.states import FailureCode
 from bot.jobs.strategy import PollStrategy, TrackedTask
 from bot.jobs.timing import Alarm, cancel_and_wait
 
@@ -39,7 +41,7 @@ class PollListener(Protocol):
         """The service reports the task completed or failed."""
         ...
 
-    async def task_lost(self, task: TrackedTask, code: str, message: str) -> None:
+    async def task_lost(self, task: TrackedTask, code: FailureCode, detail: str) -> None:
         """The task can no longer be followed (unknown to the service, or over its time limit)."""
         ...
 
@@ -154,6 +156,21 @@ class TaskPoller:
         if task is not None:
             task.active = False
             task.generation += 1
+            self._compact()
+
+    def _compact(self) -> None:
+        # Untracked tasks leave stale heap entries that are dropped only once due; rebuild the
+        # heap when they outnumber the live ones, so memory follows the tasks still tracked.
+        if not self._tasks:
+            self._heap.clear()
+        elif len(self._heap) > 2 * len(self._tasks) + 16:
+            self._heap = [e for e in self._heap if e[3].active and e[2] == e[3].generation]
+            heapq.heapify(self._heap)
+
+    @property
+    def heap_size(self) -> int:
+        """Return how many entries the schedule holds (live and stale; for memory checks)."""
+        return len(self._heap)
 
     def __contains__(self, key: object) -> bool:
         return key in self._tasks
@@ -169,6 +186,11 @@ class TaskPoller:
     def in_flight(self) -> int:
         """Return how many status requests are open."""
         return len(self._requests)
+
+    @property
+    def idle(self) -> bool:
+        """Tell whether no request is open and nothing is due before the clock moves."""
+        return self._idle.is_set() and not self._requests
 
     @property
     def paused_until(self) -> float:
@@ -298,6 +320,7 @@ class TaskPoller:
             del self._tasks[task.key]
         task.active = False
         task.generation += 1
+        self._compact()
 
     async def _report(self, call: Awaitable[None]) -> None:
         try:
@@ -310,27 +333,17 @@ class TaskPoller:
     async def _time_limit(self, task: TrackedTask) -> None:
         self.stats.time_limits += 1
         self._forget(task)
-        minutes = max(1, round((task.deadline - task.origin) / 60))
-        await self._report(
-            self._listener.task_lost(
-                task,
-                "time_limit",
-                f"The image took longer than {minutes} minutes, so it was stopped.",
-            )
-        )
+        limit = task.deadline - task.origin
+        detail = f"task {task.task_id} unfinished at its deadline ({limit:.0f} s after submission)"
+        await self._report(self._listener.task_lost(task, FailureCode.TIME_LIMIT, detail))
 
     async def _failed_poll(self, task: TrackedTask, exc: ServiceError) -> None:
         now = self._clock.monotonic()
         if exc.kind == ServiceErrorKind.NOT_FOUND:
             self.stats.lost += 1
             self._forget(task)
-            await self._report(
-                self._listener.task_lost(
-                    task,
-                    "task_not_found",
-                    "The image service no longer knows this request (it may have expired).",
-                )
-            )
+            detail = f"status of task {task.task_id}: {exc.message}"
+            await self._report(self._listener.task_lost(task, FailureCode.TASK_NOT_FOUND, detail))
             return
         if exc.kind == ServiceErrorKind.RATE_LIMITED:
             self.stats.rate_limited += 1

@@ -4,25 +4,26 @@ Rules, by the state the job was left in:
 
 * ``pending`` / ``uploading`` — nothing reached the image service (uploads are harmless to
   redo): continue, i.e. upload what is missing and submit. If the row shows no confirmed
-  reservation (a crash between recording the job and reserving its cost), it fails with
-  "interrupted" and its reservation is released (``release`` is idempotent per job id).
+  reservation (a crash between recording the job and reserving its cost), it fails as
+  ``interrupted`` and its reservation is released (``release`` is idempotent per job id).
 * ``submitting`` — the generation POST was in flight: it may have created (and been charged
   for) a task whose id we never learned. The API has no idempotency key and no list endpoint,
-  so the doubt cannot be resolved and resubmitting could charge twice. The job fails with a
-  clear reason ("we could not confirm the request reached the image service; nothing was
-  charged by Atelier, please try again") and its reservation is released. The same happens at
-  run time on ``SubmissionUncertainError``; a POST that surely never arrived (connection
-  refused, 5xx other than 502/504, 429) goes back to ``pending`` and is retried.
+  so the doubt cannot be resolved and resubmitting could charge twice. The job fails as
+  ``submission_unconfirmed`` (the member reads that Atelier charged nothing and may try again)
+  and its reservation is released. The same happens at run time on an uncertain answer; a POST
+  that surely never arrived (connection refused, 5xx other than 502/504, 429) goes back to
+  ``pending`` and is retried.
 * ``submitted`` / ``running`` — polled again; its deadline is kept from before the restart.
 * ``completed`` — downloaded again unless its files are all on disk, then delivered. A result
-  URL that expired meanwhile fails the job ("result expired"), releasing the reservation.
+  URL that expired meanwhile fails the job (``result_expired``), releasing the reservation.
 * ``delivering`` — the crash hit while the delivery layer was handing the files over: whether
   the user got them is unknown, so it goes back to ``completed`` and is delivered again. This
-  is the one at-least-once window (between Discord accepting the message and the single
-  ``delivering -> delivered`` write that follows it).
+  is the one at-least-once window of delivery (between Discord accepting the message and the
+  single ``delivering -> delivered`` write that follows it).
 * Final jobs whose charge decision was recorded but not confirmed (``commit_pending`` /
   ``release_pending``) get the hook called again; failed jobs whose user was not told get
-  ``Delivery.failed`` again.
+  ``Delivery.failed`` again; delivered jobs whose result files are still recorded (a crash
+  before the listeners finished) get their listeners called again.
 """
 
 from __future__ import annotations
@@ -31,14 +32,6 @@ from enum import StrEnum
 
 from bot.jobs.records import Job
 from bot.jobs.states import ChargeState, JobState
-
-UNCONFIRMED_MESSAGE = (
-    "We could not confirm the request reached the image service; nothing was charged by "
-    "Atelier, please try again."
-)
-INTERRUPTED_MESSAGE = (
-    "The bot restarted while this request was being set up; nothing was charged, please try again."
-)
 
 
 class RecoveryAction(StrEnum):

@@ -63,26 +63,55 @@ class Alarm:
         return woken
 
 
+class Timer:
+    """A callback waiting in a ``ClockScheduler``; ``cancel()`` drops it."""
+
+    __slots__ = ("_scheduler", "callback", "cancelled", "due")
+
+    def __init__(self, scheduler: ClockScheduler, due: float, callback: Callable[[], None]) -> None:
+        self._scheduler = scheduler
+        self.due = due
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Do not run the callback (no effect once it ran)."""
+        if not self.cancelled:
+            self.cancelled = True
+            self._scheduler._cancelled(self)
+
+
 class ClockScheduler:
     """Run callbacks at clock times from one long-lived task (the engine's delayed retries)."""
 
     def __init__(self, clock: Clock, *, name: str = "scheduler") -> None:
         self._clock = clock
         self._name = name
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._heap: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._alarm = Alarm(clock)
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
+        self._dead = 0  # cancelled timers still in the heap
 
-    def call_at(self, due: float, callback: Callable[[], None]) -> None:
+    def call_at(self, due: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback()`` once ``clock.monotonic()`` reaches ``due``."""
-        heapq.heappush(self._heap, (due, next(self._seq), callback))
+        timer = Timer(self, due, callback)
+        heapq.heappush(self._heap, (due, next(self._seq), timer))
         self.wake()
+        return timer
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> None:
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback()`` after ``delay`` clock seconds."""
-        self.call_at(self._clock.monotonic() + delay, callback)
+        return self.call_at(self._clock.monotonic() + delay, callback)
+
+    def _cancelled(self, timer: Timer) -> None:
+        self._dead += 1
+        # Drop cancelled timers once they are most of the heap, so it never keeps dead ones long.
+        if self._dead * 2 > len(self._heap):
+            self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+            heapq.heapify(self._heap)
+            self._dead = 0
 
     def wake(self) -> None:
         """Re-check the clock now (tests call this after advancing a ManualClock)."""
@@ -90,7 +119,13 @@ class ClockScheduler:
         self._alarm.wake()
 
     def __len__(self) -> int:
-        return len(self._heap)
+        """Return how many callbacks are waiting (cancelled ones not counted)."""
+        return len(self._heap) - self._dead
+
+    @property
+    def idle(self) -> bool:
+        """Tell whether nothing is due before the clock moves."""
+        return self._idle.is_set()
 
     def start(self) -> None:
         """Start the loop task."""
@@ -102,6 +137,7 @@ class ClockScheduler:
         task, self._task = self._task, None
         await cancel_and_wait(task)
         self._heap.clear()
+        self._dead = 0
 
     async def wait_idle(self) -> None:
         """Return once nothing is due before the clock moves."""
@@ -111,9 +147,13 @@ class ClockScheduler:
         while True:
             now = self._clock.monotonic()
             while self._heap and self._heap[0][0] <= now:
-                _, _, callback = heapq.heappop(self._heap)
+                _, _, timer = heapq.heappop(self._heap)
+                if timer.cancelled:
+                    self._dead -= 1
+                    continue
+                timer.cancelled = True  # ran: a later cancel() is a no-op
                 try:
-                    callback()
+                    timer.callback()
                 except Exception:
                     log.exception("%s: a scheduled callback failed", self._name)
             self._idle.set()

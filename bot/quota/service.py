@@ -228,14 +228,11 @@ class QuotaService:
         return QuotaExceeded(message, budget=budget, left=left, resets_at=resets)
 
     async def precheck(self, member: MemberRef, credits: int) -> None:
-        """Remember the member's roles for the reservation; refuse now if it cannot fit.
+        """Refuse now if the request cannot fit; reads only (nothing is written before the ack).
 
         The authoritative check is ``reserve`` (atomic); this gives the same answer earlier,
         before anything is downloaded or uploaded.
         """
-        await self.store.remember_member(
-            member.guild, member.member_id, member.role_ids, member.moderator, self.clock.now()
-        )
         status = await self.status(member)
         plan = plan_reservation(
             status.usage,
@@ -254,7 +251,8 @@ class QuotaService:
     async def reserve(self, job: Job) -> float | None:
         """Reserve the job's cost atomically against every budget; raise ``QuotaExceeded``."""
         guild = job.guild_id if job.guild_id is not None else DM_GUILD
-        rules = await self.store.member_rules(guild, job.member_id)
+        # The roles and the moderator flag travel with the job (seen when it was asked for).
+        rules = await self.store.member_rules(guild, job.member_id, job.role_ids, job.moderator)
         limits = resolve_limits(rules, self.defaults)
         win = self.windows(rules.guild)
         model, credits = self.credits.cost_of_request(job.request)

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.messages import say
+from bot.refusal import Refusal
+
 from .models import GenerationRequest
 
 __all__ = [
@@ -67,13 +70,12 @@ _PIXELS: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int] | Non
 }
 
 
-class RequestValidationError(ValueError):
-    """A request the service would refuse; ``str(err)`` tells a member what to change."""
+class RequestValidationError(Refusal):
+    """A request the service would refuse; ``message`` tells a member what to change."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,9 @@ def capabilities(model: str) -> ModelCapabilities:
         return CATALOG[model]
     except KeyError:
         known = " or ".join(CATALOG)
-        raise RequestValidationError("model", f"Unknown model `{model}` — pick {known}.") from None
+        raise RequestValidationError(
+            "model", say("generation.request.unknown_model", model=model, known=known)
+        ) from None
 
 
 def output_pixels(size: str, resolution: str | None) -> tuple[int, int] | None:
@@ -184,11 +188,22 @@ def _check_option(
     if allowed is None:
         raise RequestValidationError(
             field,
-            f"{caps.name} has no {label.lower()} setting — leave it out or use {GPT_IMAGE_15}.",
+            say(
+                "generation.request.no_setting",
+                model=caps.name,
+                setting=label.lower(),
+                other=GPT_IMAGE_15,
+            ),
         )
     if value not in allowed:
         raise RequestValidationError(
-            field, f"{label} `{value}` is not available — pick {_one_of(allowed)}."
+            field,
+            say(
+                "generation.request.option_unavailable",
+                setting=label,
+                value=value,
+                allowed=_one_of(allowed),
+            ),
         )
 
 
@@ -199,12 +214,16 @@ def validate_request(
     caps = capabilities(req.model)
     prompt = req.prompt.strip()
     if not prompt:
-        raise RequestValidationError("prompt", "The prompt is empty — describe the image you want.")
+        raise RequestValidationError("prompt", say("generation.request.empty_prompt"))
     if len(req.prompt) > caps.max_prompt_chars:
         raise RequestValidationError(
             "prompt",
-            f"The prompt is {len(req.prompt):,} characters; {caps.name} takes at most "
-            f"{caps.max_prompt_chars:,} — shorten it.",
+            say(
+                "generation.request.prompt_too_long",
+                length=len(req.prompt),
+                model=caps.name,
+                limit=caps.max_prompt_chars,
+            ),
         )
 
     size = req.size
@@ -213,59 +232,76 @@ def validate_request(
             if not caps.allows_auto_size:
                 raise RequestValidationError(
                     "size",
-                    f"{caps.name} cannot choose the size itself — pick {_one_of(caps.sizes)}.",
+                    say(
+                        "generation.request.no_auto_size",
+                        model=caps.name,
+                        sizes=_one_of(caps.sizes),
+                    ),
                 )
         elif size not in caps.sizes:
             raise RequestValidationError(
                 "size",
-                f"Size `{size}` is not available on {caps.name} — pick {_one_of(caps.sizes)}.",
+                say(
+                    "generation.request.size_unavailable",
+                    size=size,
+                    model=caps.name,
+                    sizes=_one_of(caps.sizes),
+                ),
             )
 
     _check_option(caps, "resolution", "Resolution", req.resolution, caps.resolutions)
     if req.resolution == "4k" and (size or caps.default_size) not in caps.resolution_4k_sizes:
         raise RequestValidationError(
             "resolution",
-            f"4K works only with {_one_of(caps.resolution_4k_sizes)} — pick one of those or 2K.",
+            say("generation.request.4k_sizes", sizes=_one_of(caps.resolution_4k_sizes)),
         )
     _check_option(caps, "quality", "Quality", req.quality, caps.qualities)
     _check_option(caps, "output_format", "Format", req.output_format, caps.output_formats)
     if req.output_compression is not None:
         if caps.output_formats is None:
             raise RequestValidationError(
-                "output_compression", f"{caps.name} has no compression setting — leave it out."
+                "output_compression", say("generation.request.no_compression", model=caps.name)
             )
         # The service takes it with png too and ignores it there, so it is not refused.
         if not 0 <= req.output_compression <= 100:
             raise RequestValidationError(
-                "output_compression", "Compression must be a whole number from 0 to 100."
+                "output_compression", say("generation.request.compression_range")
             )
 
     allowed = caps.allowed_counts(max_images)
     if req.n not in allowed:
         if not allowed:
             raise RequestValidationError(
-                "n", f"{caps.name} cannot make images under this server's limit."
+                "n", say("generation.request.no_count_allowed", model=caps.name)
             )
         raise RequestValidationError(
             "n",
-            f"{caps.name} can make {_one_of(allowed)} images per request — you asked for {req.n}.",
+            say(
+                "generation.request.count_unavailable",
+                model=caps.name,
+                allowed=_one_of(allowed),
+                asked=req.n,
+            ),
         )
 
     urls = req.image_urls or []
     if len(urls) > caps.max_references:
         raise RequestValidationError(
             "image_urls",
-            f"{caps.name} takes at most {caps.max_references} reference images — you gave {len(urls)}.",
+            say(
+                "generation.request.too_many_references",
+                model=caps.name,
+                limit=caps.max_references,
+                given=len(urls),
+            ),
         )
     for url in [*urls, *([req.mask_url] if req.mask_url else [])]:
         if not url.startswith(("http://", "https://")):
             raise RequestValidationError(
-                "image_urls", "Reference images must be uploaded first (http or https links only)."
+                "image_urls", say("generation.request.references_not_uploaded")
             )
     if req.mask_url is not None and not urls:
-        raise RequestValidationError(
-            "mask_url", "A mask needs the image it edits — attach the image too."
-        )
+        raise RequestValidationError("mask_url", say("generation.mask_needs_image"))
     return req
 
 
@@ -289,11 +325,20 @@ def validate_reference(model: str, image: ImageFacts, *, label: str = "The image
     caps = capabilities(model)
     if image.content_type not in caps.reference_types:
         kinds = _one_of(sorted(t.split("/")[1].upper() for t in caps.reference_types))
-        raise RequestValidationError("image_urls", f"{label} must be {kinds} for {caps.name}.")
+        raise RequestValidationError(
+            "image_urls",
+            say("generation.request.reference_type", label=label, kinds=kinds, model=caps.name),
+        )
     if image.size_bytes > caps.max_reference_bytes:
         raise RequestValidationError(
             "image_urls",
-            f"{label} is {_mb(image.size_bytes)}; {caps.name} takes at most {_mb(caps.max_reference_bytes)}.",
+            say(
+                "generation.request.reference_too_large",
+                label=label,
+                size=_mb(image.size_bytes),
+                model=caps.name,
+                limit=_mb(caps.max_reference_bytes),
+            ),
         )
 
 
@@ -301,20 +346,30 @@ def validate_mask(model: str, mask: ImageFacts, first_reference: ImageFacts) -> 
     """Refuse a mask that does not fit the model's rules or the image it edits."""
     caps = capabilities(model)
     if mask.content_type != "image/png":
-        raise RequestValidationError("mask_url", "The mask must be a PNG file.")
+        raise RequestValidationError("mask_url", say("generation.request.mask_not_png"))
     if caps.mask_needs_alpha and not mask.has_alpha:
         raise RequestValidationError(
             "mask_url",
-            "The mask has no transparency — erase the parts to repaint (alpha 0) and save it as PNG.",
+            say("generation.request.mask_no_alpha"),
         )
     if caps.max_mask_bytes is not None and mask.size_bytes > caps.max_mask_bytes:
         raise RequestValidationError(
             "mask_url",
-            f"The mask is {_mb(mask.size_bytes)}; {caps.name} takes at most {_mb(caps.max_mask_bytes)}.",
+            say(
+                "generation.request.mask_too_large",
+                size=_mb(mask.size_bytes),
+                model=caps.name,
+                limit=_mb(caps.max_mask_bytes),
+            ),
         )
     if (mask.width, mask.height) != (first_reference.width, first_reference.height):
         raise RequestValidationError(
             "mask_url",
-            f"The mask is {mask.width}x{mask.height} but the image is "
-            f"{first_reference.width}x{first_reference.height} — they must be the same size.",
+            say(
+                "generation.request.mask_size_mismatch",
+                mask_width=mask.width,
+                mask_height=mask.height,
+                width=first_reference.width,
+                height=first_reference.height,
+            ),
         )

@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from bot.app.client import AtelierBot, create_bot
 from bot.clock import ManualClock
 from bot.config import Settings, load_settings
 from bot.jobs.records import Job
+from bot.services import build_services
 from tests.fakes.discord import FakeDiscord, Guild, InteractionRecord, Member, Message
 from tests.fakes.discord.model import MANAGE_MESSAGES
 from tests.fakes.discord.plugin import BotProcess, BotRunner
@@ -118,6 +121,7 @@ class Atelier:
     settings: Settings
     runner: BotRunner
     bot: AtelierBot
+    stack: contextlib.AsyncExitStack
     factory_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def slash(
@@ -161,10 +165,73 @@ class Atelier:
     async def restart(self, **kwargs: Any) -> AtelierBot:
         """Stop the bot (state stays in the database) and start a new one."""
         await self.runner.stop(self.bot)
-        self.bot = await self.runner(
-            lambda: create_bot(self.settings, **{**self.factory_kwargs, **kwargs})
+        await self.stack.aclose()
+        self.stack = contextlib.AsyncExitStack()
+        self.bot = await start_atelier(
+            self.runner, self.settings, self.stack, **{**self.factory_kwargs, **kwargs}
         )
         return self.bot
+
+
+async def start_atelier(
+    runner: BotRunner, settings: Settings, stack: contextlib.AsyncExitStack, **kwargs: Any
+) -> AtelierBot:
+    """Build the services (closed by ``stack``) and run the bot on them until READY."""
+    service_keys = {"clock", "policy", "charge"}
+    services = await stack.enter_async_context(
+        build_services(settings, **{k: v for k, v in kwargs.items() if k in service_keys})
+    )
+    bot_kwargs = {k: v for k, v in kwargs.items() if k not in service_keys}
+    bot = await runner(lambda: create_bot(settings, services, **bot_kwargs))
+    # The bot stops before its services close (the stack runs after runner.stop / aclose).
+    stack.push_async_callback(runner.stop, bot)
+    return bot  # type: ignore[return-value]
+
+
+class DatabaseWrites:
+    """See, from a connection of its own, whether anything was committed to the bot's database.
+
+    SQLite's ``PRAGMA data_version`` changes when another connection commits, whatever driver
+    it uses; reading it is synchronous, so it can be sampled inside a fake-Discord event.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        path = settings.database_url.removeprefix("sqlite:///")
+        self._conn = sqlite3.connect(path, isolation_level=None)
+        self._base = self._version()
+
+    def _version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def mark(self) -> None:
+        """Forget what was written so far."""
+        self._base = self._version()
+
+    def written(self) -> bool:
+        """Whether a commit happened since the last ``mark``."""
+        return self._version() != self._base
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+async def written_before_ack(
+    fake: FakeDiscord, watch: DatabaseWrites, send: Callable[[], InteractionRecord]
+) -> tuple[InteractionRecord, bool]:
+    """Send an interaction; return it and whether the database was written before its callback."""
+    since = fake.mark()
+    watch.mark()
+    rec = send()
+    seen: list[bool] = []
+
+    def at_callback(ev: Any) -> bool:
+        if ev.kind == "interaction.callback" and ev.interaction is rec:
+            seen.append(watch.written())  # sampled before the bot hears the answer
+            return True
+        return False
+
+    await fake.wait_for(at_callback, since=since, timeout=10)
+    return rec, seen[0]
 
 
 def atelier_settings(env: dict[str, str]) -> Settings:
@@ -181,8 +248,17 @@ async def atelier(
 ) -> AsyncIterator[Atelier]:
     """The real Atelier bot in this process, READY and synced, on a temporary database."""
     settings = atelier_settings(atelier_env(fake_discord, atelier_toapis, tmp_path))
-    bot = await run_discord_bot(lambda: create_bot(settings))
-    yield Atelier(fake_discord, atelier_toapis, atelier_studio, settings, run_discord_bot, bot)  # type: ignore[arg-type]
+    stack = contextlib.AsyncExitStack()
+    atelier: Atelier | None = None
+    try:
+        bot = await start_atelier(run_discord_bot, settings, stack)
+        atelier = Atelier(
+            fake_discord, atelier_toapis, atelier_studio, settings, run_discord_bot, bot, stack
+        )
+        yield atelier
+    finally:
+        # restart() replaces the stack: close whichever is current.
+        await (atelier.stack if atelier is not None else stack).aclose()
 
 
 @dataclass

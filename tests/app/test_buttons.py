@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bot.app.flow import GenerationFlow
+from bot.app.views import DYNAMIC_ITEMS, IMAGE_ACTIONS, JOB_ACTIONS, result_view
 from tests.app.helpers import field, private_answer, text_of
-from tests.app.plugin import Atelier
+from tests.app.plugin import Atelier, DatabaseWrites, written_before_ack
 
 
 async def _first_result(atelier: Atelier, options: dict[str, object] | None = None) -> object:
@@ -109,3 +118,75 @@ async def test_a_failed_job_offers_a_reroll_that_works(atelier: Atelier) -> None
     failed = await rec.wait_original(lambda m: "atelier:reroll:1" in m.custom_ids(), timeout=15)
     click = atelier.discord.click(failed, "atelier:reroll:1")
     await atelier.result(click)
+
+
+#: Every custom_id format Atelier has ever posted (see the history of bot/app/views.py) and
+#: the handler it must reach, with the arguments after the interaction.
+POSTED_CUSTOM_IDS = [
+    ("atelier:reroll:7", GenerationFlow.reroll, (7,)),
+    ("atelier:delete:7", GenerationFlow.delete, (7,)),
+    ("atelier:vary:7:1", GenerationFlow.vary, (7, 1)),
+    ("atelier:vary:123456:10", GenerationFlow.vary, (123456, 10)),
+    ("atelier:upscale:7:3", GenerationFlow.upscale, (7, 3)),
+]
+
+
+@pytest.mark.parametrize(("custom_id", "handler", "args"), POSTED_CUSTOM_IDS)
+async def test_every_custom_id_ever_posted_routes_to_its_handler(
+    custom_id: str, handler: object, args: tuple[int, ...]
+) -> None:
+    # discord.py runs every registered item whose template fully matches: exactly one must.
+    matches = [
+        (item, m)
+        for item in DYNAMIC_ITEMS
+        if (m := item.__discord_ui_compiled_template__.fullmatch(custom_id)) is not None
+    ]
+    assert len(matches) == 1, custom_id
+    item_cls, match = matches[0]
+    item: Any = await item_cls.from_custom_id(None, None, match)  # type: ignore[arg-type]
+    assert item.item.custom_id == custom_id  # the button re-created keeps its id
+
+    called: list[tuple[object, tuple[object, ...]]] = []
+
+    async def record(flow: object, interaction: object, *rest: object) -> None:
+        called.append((flow, rest))
+
+    flow = object()
+    interaction = SimpleNamespace(client=SimpleNamespace(accepting=True, flow=flow))
+    original = item.handler
+    assert original is handler
+    item.handler = record
+    await item.callback(interaction)
+    assert called == [(flow, args)]
+
+
+def test_buttons_posted_on_a_result_all_route() -> None:
+    view = result_view(5, 10)
+    ids = [child.custom_id for child in view.children]  # type: ignore[attr-defined]
+    assert len(ids) == 22
+    for custom_id in ids:
+        assert any(i.__discord_ui_compiled_template__.fullmatch(custom_id) for i in DYNAMIC_ITEMS)
+    assert JOB_ACTIONS.keys() == {"reroll", "delete"}
+    assert IMAGE_ACTIONS.keys() == {"vary", "upscale"}
+
+
+async def test_nothing_is_written_before_a_button_is_acknowledged(atelier: Atelier) -> None:
+    msg = await _first_result(atelier)
+    # Wait until the first job is completely settled (listeners ran, files forgotten).
+    deadline = time.monotonic() + 10
+    while (await atelier.job(1)).files:
+        assert time.monotonic() < deadline, "job 1 kept its result files"
+        await asyncio.sleep(0.02)
+    watch = DatabaseWrites(atelier.settings)
+    try:
+        click, early = await written_before_ack(
+            atelier.discord,
+            watch,
+            lambda: atelier.discord.click(msg, "atelier:reroll:1", member=atelier.studio.bob),  # type: ignore[arg-type]
+        )
+        assert click.response_type == 5
+        assert not early, "the database was written before the button was acknowledged"
+        await atelier.wait_job(2, "delivered")
+        assert watch.written()
+    finally:
+        watch.close()

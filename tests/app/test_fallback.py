@@ -51,10 +51,10 @@ async def test_a_crash_during_the_fallback_post_posts_the_result_once(atelier: A
 async def test_past_the_nonce_window_the_fallback_post_is_found_in_the_channel(
     atelier: Atelier,
 ) -> None:
-    await atelier.restart(engine_clock=atelier.discord.clock)  # one clock for bot and Discord
+    await atelier.restart(clock=atelier.discord.clock)  # one clock for bot and Discord
     withheld = await _crash_during_result_post(atelier)
     atelier.discord.clock.advance(atelier.discord.nonce_window + 10)  # Discord forgot the nonce
-    await atelier.restart(engine_clock=atelier.discord.clock)
+    await atelier.restart(clock=atelier.discord.clock)
     await wait_settled(atelier, 1, "delivered")
     assert [m.id for m in result_messages(atelier.discord)] == [withheld.message.id]  # type: ignore[union-attr]
     later = [e for e in atelier.discord.events if e.seq > withheld.seq]
@@ -101,10 +101,10 @@ async def test_a_crash_during_the_failure_notice_tells_the_member_once(atelier: 
 async def test_past_the_nonce_window_the_failure_notice_is_found_in_the_channel(
     atelier: Atelier,
 ) -> None:
-    await atelier.restart(engine_clock=atelier.discord.clock)
+    await atelier.restart(clock=atelier.discord.clock)
     withheld = await _crash_during_failure_notice(atelier)
     atelier.discord.clock.advance(atelier.discord.nonce_window + 10)
-    await atelier.restart(engine_clock=atelier.discord.clock)
+    await atelier.restart(clock=atelier.discord.clock)
     job = await wait_settled(atelier, 1, "failed")
     assert job.notified
     assert [m.id for m in _failure_notices(atelier)] == [withheld.message.id]  # type: ignore[union-attr]

@@ -105,10 +105,10 @@ async def test_a_crash_during_the_gallery_post_posts_it_once(
 async def test_past_the_nonce_window_the_gallery_post_is_found_in_its_history(
     gallery: Channel, atelier: Atelier
 ) -> None:
-    await atelier.restart(engine_clock=atelier.discord.clock)  # one clock for bot and Discord
+    await atelier.restart(clock=atelier.discord.clock)  # one clock for bot and Discord
     withheld = await _crash_during_gallery_post(atelier, gallery)
     atelier.discord.clock.advance(atelier.discord.nonce_window + 10)
-    await atelier.restart(engine_clock=atelier.discord.clock)
+    await atelier.restart(clock=atelier.discord.clock)
     await _finished(atelier, 1)
     assert [m.id for m in _posted(atelier, gallery)] == [withheld.message.id]  # type: ignore[union-attr]
     assert _gallery_creates(atelier, gallery, since=withheld.seq) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 from tests.app.helpers import field, mentions_nothing, private_answer, text_of
-from tests.app.plugin import Atelier, image_bytes, png
+from tests.app.plugin import Atelier, DatabaseWrites, image_bytes, png, written_before_ack
 from tests.fakes.discord import Upload
 from tests.fakes.toapis_model import TaskScript
 
@@ -257,3 +257,17 @@ async def test_imagine_with_everything_default_follows_the_config(atelier: Ateli
         "medium",
         1,
     )
+
+
+async def test_nothing_is_written_before_imagine_is_acknowledged(atelier: Atelier) -> None:
+    watch = DatabaseWrites(atelier.settings)
+    try:
+        rec, early = await written_before_ack(
+            atelier.discord, watch, lambda: atelier.slash("imagine", {"prompt": "a quiet pond"})
+        )
+        assert rec.response_type == 5  # the public deferral
+        assert not early, "the database was written before the 3-second acknowledgement"
+        await atelier.wait_job(1, "delivered")
+        assert watch.written()  # the watch does see the job's writes, after the deferral
+    finally:
+        watch.close()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.app.client import SYNC_HASH_KEY, AtelierBot, AutoShardedAtelierBot, create_bot
+from bot.services import build_services
 from tests.app.plugin import Atelier, atelier_env, atelier_settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.plugin import REPO_ROOT
@@ -49,21 +50,21 @@ async def test_dev_guilds_get_the_commands_at_start_up(
     guild_id = atelier_studio.guild.id  # type: ignore[attr-defined]
     env["DEV_GUILD_IDS"] = str(guild_id)
     settings = atelier_settings(env)
-    await run_discord_bot(lambda: create_bot(settings), sync=False)  # type: ignore[operator]
+    async with build_services(settings) as services:
+        bot = await run_discord_bot(lambda: create_bot(settings, services), sync=False)  # type: ignore[operator]
+        try:
+            assert ("imagine", 1) in fake_discord.commands[guild_id]
+        finally:
+            await run_discord_bot.stop(bot)  # type: ignore[attr-defined]
     assert ("imagine", 1) in fake_discord.commands[guild_id]
     assert ("imagine", 1) in fake_discord.commands[None]
 
 
-def test_shard_count_switches_to_the_auto_sharded_bot(tmp_path: Path) -> None:
-    env = {
-        "DISCORD_TOKEN": "t",
-        "TOAPIS_API_KEY": "k",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}",
-    }
-    from bot.config import load_settings
-
-    assert type(create_bot(load_settings(**{k.lower(): v for k, v in env.items()}))) is AtelierBot
-    sharded = create_bot(load_settings(shard_count=2, **{k.lower(): v for k, v in env.items()}))
+def test_shard_count_switches_to_the_auto_sharded_bot(atelier: Atelier) -> None:
+    services = atelier.bot.services
+    plain = create_bot(atelier.settings, services)
+    assert type(plain) is AtelierBot
+    sharded = create_bot(atelier.settings.model_copy(update={"shard_count": 2}), services)
     assert isinstance(sharded, AutoShardedAtelierBot) and sharded.shard_count == 2
 
 

@@ -232,3 +232,25 @@ async def test_everyone_role_sets_the_server_default_cap(
     assert "default member cap: 7" in msg.content
     assert "7** of 7 credits left" in text_of(await ask(atelier, "quota me"))
     assert "No server-wide limit" in text_of(await ask(atelier, "quota me"))
+
+
+async def test_usage_chart_is_drawn_off_the_event_loop(
+    managers: Member, atelier: Atelier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    import threading
+
+    from bot.quota.chart import render_usage_chart
+
+    drawn_on: list[threading.Thread] = []
+
+    def recording_chart(*args: Any, **kwargs: Any) -> bytes:
+        drawn_on.append(threading.current_thread())
+        return render_usage_chart(*args, **kwargs)
+
+    # The module the bot loaded as its extension.
+    monkeypatch.setattr(sys.modules["cogs.quota"], "render_usage_chart", recording_chart)
+    rec = atelier.slash("quota usage", {"days": 3}, member=managers)
+    msg = await rec.wait_original(lambda m: bool(m.attachments))
+    assert msg.attachments[0].data.startswith(b"\x89PNG")
+    assert drawn_on and drawn_on[0] is not threading.main_thread()

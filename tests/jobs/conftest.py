@@ -14,6 +14,7 @@ from bot.clock import ManualClock
 from bot.jobs.engine import Engine, EngineConfig
 from bot.jobs.hooks import DeliveryFailed
 from bot.jobs.records import Job, NewJob, decode_request
+from bot.jobs.store import JobStore
 from bot.jobs.toapis_service import ToAPIsService
 from bot.storage import Database, open_database
 from bot.toapis import RetryPolicy, ToAPIsClient
@@ -51,6 +52,7 @@ class RecordingDelivery:
     def __init__(self) -> None:
         self.delivered: list[tuple[int, list[bytes]]] = []
         self.failures: list[Job] = []
+        self.cancellations: list[tuple[Job, str]] = []
         self.progress_calls: list[Job] = []
         self.fail_next: list[BaseException] = []
         self.on_deliver: Callable[[Job], Awaitable[None]] | None = None
@@ -68,8 +70,33 @@ class RecordingDelivery:
     async def failed(self, job: Job) -> None:
         self.failures.append(job)
 
+    async def cancelled(self, job: Job, by: str) -> None:
+        self.cancellations.append((job, by))
+
     def delivered_ids(self) -> list[int]:
         return [job_id for job_id, _ in self.delivered]
+
+
+class RecordingListener:
+    """A JobListener that records each call with what the store and the disk showed then."""
+
+    def __init__(self, jobs: JobStore | None = None) -> None:
+        self.jobs = jobs  # when set, each call also records the stored job at that moment
+        self.calls: list[Job] = []
+        self.stored: list[Job | None] = []
+        self.files_present: list[bool] = []
+        self.before: Callable[[Job], Awaitable[None]] | None = None
+
+    async def job_delivered(self, job: Job, files: list[Path]) -> None:
+        if self.before is not None:
+            await self.before(job)
+        self.calls.append(job)
+        self.files_present.append(bool(files) and all(f.is_file() for f in files))
+        if self.jobs is not None:
+            self.stored.append(await self.jobs.get(job.id))
+
+    def ids(self) -> list[int]:
+        return [job.id for job in self.calls]
 
 
 class CountingCharge:
@@ -181,7 +208,8 @@ async def make_engine(
         }
         kwargs.update(overrides)
         engine = Engine(
-            kwargs.pop("db", db),  # type: ignore[arg-type]
+            kwargs.pop("jobs", db.jobs),  # type: ignore[arg-type]
+            db.durations,
             kwargs.pop("service", service),  # type: ignore[arg-type]
             kwargs.pop("delivery", delivery),  # type: ignore[arg-type]
             **kwargs,  # type: ignore[arg-type]

@@ -3,7 +3,9 @@
 Each job must end exactly once: delivered (once, except the documented window between the
 delivery layer accepting and the ``delivered`` write), or failed with its reservation released
 once (effects counted by job id; raw hook calls may repeat only in the window between the hook
-returning and its confirmation being written).
+returning and its confirmation being written). Listeners run once per delivered job, again only
+after a crash between their return and the write that releases the files. The member's
+interaction token is gone from every ended job whose member was told.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from bot.jobs.states import ChargeState, JobState
 from bot.jobs.toapis_service import ToAPIsService
 from bot.storage import open_database
 from tests.fakes.toapis import FakeToAPIs
-from tests.jobs.conftest import CountingCharge, RecordingDelivery, request_json, run_for
+from tests.jobs.conftest import (
+    CountingCharge,
+    RecordingDelivery,
+    RecordingListener,
+    request_json,
+    run_for,
+)
 
 
 class SimulatedCrash(Exception):
@@ -35,6 +43,11 @@ class CrashPoint:
     method: str  # create, set_charge, transition, update
     when: str  # "before" or "after" the write commits
     target: Any = None  # the state / charge state written, or the field updated
+    state: JobState | None = None  # for update: only when the job is expected in this state
+
+    @property
+    def id(self) -> str:
+        return "-".join(str(x) for x in (self.when, self.method, self.target, self.state) if x)
 
 
 class CrashingStore:
@@ -54,7 +67,7 @@ class CrashingStore:
         if method == "set_charge":
             return args[2] == p.target
         if method == "update":
-            return p.target in kwargs
+            return p.target in kwargs and (p.state is None or args[1] == p.state)
         return True
 
     def __getattr__(self, name: str) -> Any:
@@ -78,13 +91,6 @@ class CrashingStore:
         return call
 
 
-class CrashingDatabase:
-    def __init__(self, inner: Any, point: CrashPoint) -> None:
-        self._inner = inner
-        self.jobs = CrashingStore(inner.jobs, point)
-        self.durations = inner.durations
-
-
 S = JobState
 C = ChargeState
 # (crash point, script outcome, expected final state, at-least-once window hit)
@@ -105,6 +111,8 @@ CASES = [
     (CrashPoint("transition", "after", S.DELIVERED), "completed", S.DELIVERED, None),
     (CrashPoint("set_charge", "before", C.COMMITTED), "completed", S.DELIVERED, "charge"),
     (CrashPoint("set_charge", "after", C.COMMITTED), "completed", S.DELIVERED, None),
+    (CrashPoint("update", "before", "files", S.DELIVERED), "completed", S.DELIVERED, "listeners"),
+    (CrashPoint("update", "after", "files", S.DELIVERED), "completed", S.DELIVERED, None),
     (CrashPoint("transition", "before", S.FAILED), "failed", S.FAILED, None),
     (CrashPoint("transition", "after", S.FAILED), "failed", S.FAILED, None),
     (CrashPoint("set_charge", "before", C.RELEASED), "failed", S.FAILED, "charge"),
@@ -121,7 +129,7 @@ def _png() -> bytes:
 @pytest.mark.parametrize(
     ("point", "outcome", "final", "window"),
     CASES,
-    ids=[f"{c[0].when}-{c[0].method}-{c[0].target}" for c in CASES],
+    ids=[c[0].id for c in CASES],
 )
 async def test_crash_then_restart_ends_exactly_once(
     tmp_path: Path,
@@ -140,15 +148,26 @@ async def test_crash_then_restart_ends_exactly_once(
     config = EngineConfig(data_dir=tmp_path / "data", poll_rate=50.0)
     delivery = RecordingDelivery()
     charge = CountingCharge()
+    listener = RecordingListener()
     new = NewJob(
         member_id=5,
         request=decode_request(request_json()),
+        interaction_token="secret-token",
         references=(ReferenceImage("ref.png", "image/png", path=str(ref_path)),),
     )
 
     db = await open_database(url)
-    crashing = CrashingDatabase(db, point)
-    first = Engine(crashing, service, delivery, config=config, clock=clock, charge=charge)  # type: ignore[arg-type]
+    crashing = CrashingStore(db.jobs, point)
+    first = Engine(
+        crashing,  # type: ignore[arg-type]
+        db.durations,
+        service,
+        delivery,
+        listeners=[listener],
+        config=config,
+        clock=clock,
+        charge=charge,
+    )
     await first.start()
     try:
         job = await first.submit(new)
@@ -156,16 +175,25 @@ async def test_crash_then_restart_ends_exactly_once(
     except SimulatedCrash:
         job_id = 1  # the crash hit right after the row was written
     for _ in range(200):
-        if crashing.jobs.crashed:
+        if crashing.crashed:
             break
         await run_for(first, clock, 0.5)
-    assert crashing.jobs.crashed, "the crash point was never reached"
+    assert crashing.crashed, "the crash point was never reached"
     await first.stop()
     await db.close()
 
     db = await open_database(url)
     try:
-        second = Engine(db, service, delivery, config=config, clock=clock, charge=charge)
+        second = Engine(
+            db.jobs,
+            db.durations,
+            service,
+            delivery,
+            listeners=[listener],
+            config=config,
+            clock=clock,
+            charge=charge,
+        )
         await second.start()
         await run_for(second, clock, 60)
         await second.stop()
@@ -181,9 +209,13 @@ async def test_crash_then_restart_ends_exactly_once(
         assert delivered == (2 if window == "delivery" else 1)
         assert charge.committed == {job_id} and charge.released == set()
         assert stored.charge_state == C.COMMITTED
+        assert listener.ids() == [job_id] * (2 if window == "listeners" else 1)
+        assert all(listener.files_present)
+        assert stored.files == ()
         assert not (tmp_path / "data" / "results" / str(job_id)).exists()
     else:
         assert delivered == 0
+        assert listener.calls == []
         assert charge.released == {job_id} and charge.committed == set()
         assert stored.charge_state == C.RELEASED
         assert stored.notified
@@ -191,7 +223,7 @@ async def test_crash_then_restart_ends_exactly_once(
         assert notices == (2 if window == "notice" else 1)
     calls = charge.commit_calls + charge.release_calls
     assert calls.count(job_id) == (2 if window == "charge" else 1)
+    assert stored.interaction_token is None
     if point == CrashPoint("transition", "before", S.SUBMITTED):
         # The task was created (and the service charged it) but its id was lost with the crash.
         assert stored.error_code == "submission_unconfirmed"
-        assert "nothing was charged by Atelier" in (stored.error_message or "")

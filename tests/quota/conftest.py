@@ -48,7 +48,13 @@ def body(model: str = "gpt-image-1.5-official", n: int = 1, **extra: object) -> 
 
 
 async def make_job(
-    db: Database, member_id: int = 7, guild_id: int | None = 1, request_json: str | None = None
+    db: Database,
+    member_id: int = 7,
+    guild_id: int | None = 1,
+    request_json: str | None = None,
+    *,
+    role_ids: tuple[int, ...] = (),
+    moderator: bool = False,
 ) -> Job:
     """Record a job row the way the engine does (so job ids are real)."""
     return await db.jobs.create(
@@ -57,6 +63,8 @@ async def make_job(
             guild_id=guild_id,
             channel_id=2,
             request=decode_request(request_json or body()),
+            role_ids=role_ids,
+            moderator=moderator,
         ),
         now=NOON_JAN_15,
     )

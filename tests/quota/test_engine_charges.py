@@ -22,7 +22,7 @@ from bot.quota.service import MemberRef, QuotaExceeded, QuotaService
 from bot.storage import Database, open_database
 from tests.fakes.toapis import FakeToAPIs
 from tests.jobs.conftest import RecordingDelivery, request_json, run_for
-from tests.jobs.test_recovery import CASES, CrashingDatabase, CrashPoint, SimulatedCrash
+from tests.jobs.test_recovery import CASES, CrashingStore, CrashPoint, SimulatedCrash
 
 HIGH_1K = 4  # request_json() asks for one 1k high image
 
@@ -53,7 +53,9 @@ async def engine_for(
     engines: list[Engine] = []
 
     async def start() -> Engine:
-        engine = Engine(db, service, delivery, config=config, clock=clock, charge=quotas)
+        engine = Engine(
+            db.jobs, db.durations, service, delivery, config=config, clock=clock, charge=quotas
+        )
         engines.append(engine)
         await engine.start()
         return engine
@@ -156,7 +158,7 @@ async def test_a_repeated_release_after_a_crash_gives_back_once(
 @pytest.mark.parametrize(
     ("point", "outcome", "final", "window"),
     CRASHES,
-    ids=[f"{c[0].when}-{c[0].method}-{c[0].target}" for c in CRASHES],
+    ids=[c[0].id for c in CRASHES],
 )
 async def test_crash_at_any_write_then_restart_settles_credits_once(
     tmp_path: Path,
@@ -175,25 +177,35 @@ async def test_crash_at_any_write_then_restart_settles_credits_once(
 
     db = await open_database(url)
     quotas = QuotaService(db.quotas, clock=clock)
-    crashing = CrashingDatabase(db, point)
-    first = Engine(crashing, service, delivery, config=config, clock=clock, charge=quotas)  # type: ignore[arg-type]
+    crashing = CrashingStore(db.jobs, point)
+    first = Engine(
+        crashing,  # type: ignore[arg-type]
+        db.durations,
+        service,
+        delivery,
+        config=config,
+        clock=clock,
+        charge=quotas,
+    )
     await first.start()
     try:
         job_id = (await first.submit(new_job())).id
     except SimulatedCrash:
         job_id = 1
     for _ in range(200):
-        if crashing.jobs.crashed:
+        if crashing.crashed:
             break
         await run_for(first, clock, 0.5)
-    assert crashing.jobs.crashed
+    assert crashing.crashed
     await first.stop()
     await db.close()
 
     db = await open_database(url)
     try:
         quotas = QuotaService(db.quotas, clock=clock)
-        second = Engine(db, service, delivery, config=config, clock=clock, charge=quotas)
+        second = Engine(
+            db.jobs, db.durations, service, delivery, config=config, clock=clock, charge=quotas
+        )
         await second.start()
         await run_for(second, clock, 60)
         await second.stop()

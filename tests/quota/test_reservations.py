@@ -172,15 +172,27 @@ async def test_most_generous_role_wins_and_member_override_wins_over_roles(
     assert (await quotas.status(MemberRef(1, 7, (200,)))).limits.member_daily == 20
 
 
-async def test_reservation_uses_the_roles_seen_at_the_policy_check(
+async def test_reservation_uses_the_roles_that_travel_with_the_job(
     qdb: Database, quotas: QuotaService
 ) -> None:
     await quotas.set_role_cap(1, 200, 40, ADMIN)
     await quotas.precheck(MemberRef(1, 7, (200,)), 30)
-    job = await make_job(qdb, request_json=body(n=10, quality="medium"))  # 20 credits
-    await quotas.reserve(job)
-    await quotas.reserve(await make_job(qdb, request_json=body(n=10, quality="medium")))
+    twenty = body(n=10, quality="medium")  # 20 credits
+    await quotas.reserve(await make_job(qdb, request_json=twenty, role_ids=(200,)))
+    await quotas.reserve(await make_job(qdb, request_json=twenty, role_ids=(200,)))
     assert (await quotas.status(MemberRef(1, 7, (200,)))).usage.member_day == 40
+    # The same member asking without the role (it was taken away) gets the default cap of 20.
+    with pytest.raises(QuotaExceeded):
+        await quotas.reserve(await make_job(qdb, request_json=body(n=1)))
+
+
+async def test_the_policy_check_writes_nothing(qdb: Database, quotas: QuotaService) -> None:
+    await quotas.set_role_cap(1, 200, 40, ADMIN)
+    before = await quotas.status(MemberRef(1, 7))
+    await quotas.precheck(MemberRef(1, 7, (200,), moderator=True), 30)
+    # Nothing about the member was remembered: without roles they still have the default cap.
+    after = await quotas.status(MemberRef(1, 7))
+    assert after.limits == before.limits and after.usage == before.usage
 
 
 async def test_grants_are_spent_after_the_daily_cap_and_refunded_on_release(
@@ -209,15 +221,15 @@ async def test_exempt_moderators_skip_their_cap_but_not_the_pool(
     await quotas.configure_server(1, ADMIN, member_daily=1, daily=5)
     mod = MemberRef(1, 7, (), moderator=True)
     await quotas.precheck(mod, 1)
-    await quotas.reserve(await make_job(qdb))
+    await quotas.reserve(await make_job(qdb, moderator=True))
     with pytest.raises(QuotaExceeded):  # not exempt yet
-        await quotas.reserve(await make_job(qdb))
+        await quotas.reserve(await make_job(qdb, moderator=True))
     await quotas.configure_server(1, ADMIN, exempt_moderators=True)
     for _ in range(4):
-        await quotas.reserve(await make_job(qdb))
+        await quotas.reserve(await make_job(qdb, moderator=True))
     assert (await quotas.status(mod)).limits.exempt
     with pytest.raises(QuotaExceeded) as err:
-        await quotas.reserve(await make_job(qdb))
+        await quotas.reserve(await make_job(qdb, moderator=True))
     assert err.value.budget == "pool_daily"
     # A member who is not a moderator keeps their cap.
     await quotas.precheck(MemberRef(1, 8), 0)

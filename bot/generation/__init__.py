@@ -1,0 +1,39 @@
+"""Generation: plan a request before the acknowledgement, then verify, keep and submit it.
+
+``plan`` (validation, policy), ``references`` (bytes, conversion, masks, kept files),
+``variants`` (Re-roll, Vary, Upscale) and ``service`` (``GenerationService``, tying them).
+This package does not import discord.
+"""
+
+from __future__ import annotations
+
+from bot.generation.plan import (
+    UPLOAD_MAX_BYTES,
+    DeclaredImage,
+    DiscordTarget,
+    Options,
+    Plan,
+    nearest_size,
+)
+from bot.generation.references import REFERENCE_KEEP_SECONDS
+from bot.generation.service import GenerationService, Submit
+from bot.generation.variants import options_of, upscale_options
+from bot.refusal import Refusal
+
+#: Transition alias: generation refuses with ``bot.refusal.Refusal``.
+GenerationRefused = Refusal
+
+__all__ = [
+    "REFERENCE_KEEP_SECONDS",
+    "UPLOAD_MAX_BYTES",
+    "DeclaredImage",
+    "DiscordTarget",
+    "GenerationRefused",
+    "GenerationService",
+    "Options",
+    "Plan",
+    "Submit",
+    "nearest_size",
+    "options_of",
+    "upscale_options",
+]

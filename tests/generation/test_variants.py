@@ -1,0 +1,51 @@
+"""Re-roll, Vary and Upscale start from the job's own options."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.generation import options_of, upscale_options
+from bot.jobs.records import Job, decode_request
+from bot.jobs.states import ChargeState, JobState
+from bot.refusal import Refusal
+
+
+def _job(request_json: str) -> Job:
+    return Job(
+        id=7,
+        state=JobState.DELIVERED,
+        charge_state=ChargeState.RELEASED,
+        member_id=1,
+        request=decode_request(request_json),
+        created_at=0.0,
+        updated_at=0.0,
+    )
+
+
+WIDE = (
+    '{"model": "gpt-image-1.5-official", "prompt": "p", "size": "16:9", "resolution": "1k", "n": 2}'
+)
+
+
+def test_options_of_repeats_the_request_exactly() -> None:
+    options = options_of(_job(WIDE))
+    assert (options.prompt, options.size, options.resolution, options.count) == (
+        "p",
+        "16:9",
+        "1k",
+        2,
+    )
+
+
+def test_upscale_goes_to_4k_where_the_ratio_allows_and_one_image() -> None:
+    options = upscale_options(_job(WIDE), 1920, 1080)
+    assert options.resolution == "4k" and options.count == 1 and options.size == "16:9"
+
+
+def test_upscale_of_a_4k_image_is_refused_with_a_reason() -> None:
+    top = _job(WIDE.replace('"1k"', '"4k"'))
+    with pytest.raises(Refusal, match="already at 4K"):
+        upscale_options(top, 3840, 2160)
+    assert replace(top, id=8).request.resolution == "4k"
