@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, SystemClock
@@ -265,11 +266,15 @@ class QuotaService:
                 credits=credits,
                 day_key=win.day_key,
                 month_key=win.month_key,
+                now=self.clock.now(),
+            ),
+            partial(
+                plan_reservation,
+                credits=credits,
                 pool_daily=limits.pool_daily,
                 pool_monthly=limits.pool_monthly,
                 member_daily=limits.member_daily,
-                now=self.clock.now(),
-            )
+            ),
         )
         if not result.accepted:
             assert result.refused_by is not None

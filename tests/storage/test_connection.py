@@ -128,3 +128,32 @@ async def test_statements_after_close_are_refused(mem: SQLiteDatabase) -> None:
     await mem.close()
     with pytest.raises(RuntimeError, match="closed"):
         await mem.jobs.get(1)
+
+
+async def test_reserve_asks_the_planner_inside_its_transaction(mem: SQLiteDatabase) -> None:
+    from bot.quota.records import Reservation, ReservationPlan, Usage
+
+    job = await make_job(mem, member_id=7)
+    seen: list[Usage] = []
+
+    def planner(usage: Usage) -> ReservationPlan:
+        seen.append(usage)
+        return ReservationPlan(None, from_daily=3)
+
+    r = Reservation(job.id, 1, 7, "m", 3, "2026-01-15", "2026-01", now=NOON_JAN_15)
+    result = await mem.quotas.reserve(r, planner)
+    assert result.accepted and seen == [Usage()]
+    again = await mem.quotas.reserve(r, planner)
+    assert again.repeated and len(seen) == 1  # idempotent: the planner is not asked again
+    assert (await mem.quotas.usage(1, 7, "2026-01-15", "2026-01")).member_day == 3
+
+    def broken(usage: Usage) -> ReservationPlan:
+        raise ValueError("rules blew up")
+
+    other = await make_job(mem, member_id=8)
+    with pytest.raises(ValueError):
+        await mem.quotas.reserve(
+            Reservation(other.id, 1, 8, "m", 3, "2026-01-15", "2026-01", now=NOON_JAN_15), broken
+        )
+    assert await mem.quotas.get_charge(other.id) is None
+    assert await mem.jobs.get(other.id) is not None  # the connection is usable afterwards

@@ -17,11 +17,11 @@ from bot.quota.records import (
     GuildQuotaRow,
     MemberRules,
     Reservation,
+    ReservationPlanner,
     ReserveResult,
     Usage,
     UsageReport,
 )
-from bot.quota.rules import plan_reservation
 from bot.storage.sqlite.audit import record_change
 from bot.storage.sqlite.connection import Queries, SQLiteConnection
 
@@ -299,11 +299,12 @@ class SQLiteQuotaStore:
 
     # -- reservations -------------------------------------------------------------------------
 
-    async def reserve(self, r: Reservation) -> ReserveResult:
-        """Check every budget and record the job's charge in one write transaction.
+    async def reserve(self, r: Reservation, plan: ReservationPlanner) -> ReserveResult:
+        """Read the usage, let ``plan`` decide, record the charge: one write transaction.
 
-        Idempotent per job id: a job that already reserved gets ``repeated=True`` and nothing
-        changes.
+        ``plan`` (the quota rules with the limits in force) sees the usage read inside the
+        transaction. Idempotent per job id: a job that already reserved gets ``repeated=True``
+        and nothing changes.
         """
         async with self._conn.transaction() as q:
             usage = await _usage(q, r.guild_id, r.member_id, r.day_key, r.month_key)
@@ -312,15 +313,9 @@ class SQLiteQuotaStore:
             )
             if existing is not None:
                 return ReserveResult(True, usage, from_grant=int(existing[0]), repeated=True)
-            plan = plan_reservation(
-                usage,
-                r.credits,
-                pool_daily=r.pool_daily,
-                pool_monthly=r.pool_monthly,
-                member_daily=r.member_daily,
-            )
-            if plan.refused_by is not None:
-                return ReserveResult(False, usage, refused_by=plan.refused_by)
+            decided = plan(usage)
+            if decided.refused_by is not None:
+                return ReserveResult(False, usage, refused_by=decided.refused_by)
             await q.execute(
                 "INSERT INTO quota_charges (job_id, guild_id, member_id, model, credits,"
                 " from_grant, state, day_key, month_key, reserved_at)"
@@ -331,7 +326,7 @@ class SQLiteQuotaStore:
                     r.member_id,
                     r.model,
                     r.credits,
-                    plan.from_grant,
+                    decided.from_grant,
                     r.day_key,
                     r.month_key,
                     r.now,
@@ -339,14 +334,14 @@ class SQLiteQuotaStore:
             )
             await _add_usage(q, r.guild_id, POOL, "pool_day", r.day_key, r.credits)
             await _add_usage(q, r.guild_id, POOL, "pool_month", r.month_key, r.credits)
-            await _add_usage(q, r.guild_id, r.member_id, "day", r.day_key, plan.from_daily)
-            if plan.from_grant:
+            await _add_usage(q, r.guild_id, r.member_id, "day", r.day_key, decided.from_daily)
+            if decided.from_grant:
                 await q.execute(
                     "UPDATE quota_grants SET balance = balance - ? WHERE guild_id = ?"
                     " AND member_id = ?",
-                    (plan.from_grant, r.guild_id, r.member_id),
+                    (decided.from_grant, r.guild_id, r.member_id),
                 )
-            return ReserveResult(True, usage, from_grant=plan.from_grant)
+            return ReserveResult(True, usage, from_grant=decided.from_grant)
 
     async def commit(self, job_id: int, *, now: float) -> bool:
         """Make a reservation final; True if this call changed it (idempotent)."""
