@@ -1,4 +1,4 @@
-"""Moderator settings of a server: art channels, gallery, defaults, limits, blocklist, audit log.
+"""Moderator settings of a server: art channels, gallery, defaults, limits, blocklist.
 
 No Discord here: channels and members are ids; every change is recorded in the audit log by
 the storage layer in the same transaction as the change.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.audit.records import AuditEntry
 from bot.clock import Clock, SystemClock
 from bot.guild_settings.blocklist import BlocklistError, normalize_term
 from bot.guild_settings.records import GuildSettingsRow
@@ -215,9 +214,3 @@ class GuildSettingsService:
             guild_id, normalized, actor_id=actor_id, now=self.clock.now()
         )
         return normalized, removed
-
-    # -- audit --------------------------------------------------------------------------------
-
-    async def audit(self, guild_id: int, limit: int = 15) -> list[AuditEntry]:
-        """Return the newest moderator changes, newest first."""
-        return await self.store.audit(guild_id, limit=max(1, min(limit, 50)))

@@ -8,6 +8,7 @@ from bot.guild_settings.policy import ServerPolicy
 from bot.guild_settings.service import GuildSettingsService, SettingsError
 from bot.policy import PolicyRefusal, RequestContext
 from bot.quota.service import QuotaExceeded
+from bot.storage import Database
 from bot.toapis.models import GenerationRequest
 
 MOD = 900
@@ -115,7 +116,9 @@ async def test_defaults_fall_back_to_the_operator_and_respect_limits(
     assert await policy.defaults(None) == settings.operator
 
 
-async def test_every_change_is_in_the_audit_log(settings: GuildSettingsService) -> None:
+async def test_every_change_is_in_the_audit_log(
+    settings: GuildSettingsService, sdb: Database
+) -> None:
     await settings.add_channel(G, 20, MOD)
     assert await settings.set_gallery(G, 55, MOD) == (None, 55)
     await settings.set_gallery(G, None, 901)
@@ -123,7 +126,7 @@ async def test_every_change_is_in_the_audit_log(settings: GuildSettingsService) 
     await settings.add_term(G, "gore", MOD)
     await settings.remove_term(G, "gore", MOD)
     await settings.set_defaults(G, MOD, quality="high")  # no change: not audited
-    entries = await settings.audit(G)
+    entries = await sdb.audit.recent(G)
     assert [(e.action, e.subject, e.before, e.after, e.actor_id) for e in entries] == [
         ("settings.blocklist", "gore", "gore", None, MOD),
         ("settings.blocklist", "gore", None, "gore", MOD),
@@ -133,3 +136,8 @@ async def test_every_change_is_in_the_audit_log(settings: GuildSettingsService) 
         ("settings.channels", "20", None, "20", MOD),
     ]
     assert all(e.at == settings.clock.now() for e in entries)
+    # Pages: the newest two, then the two before them.
+    first = await sdb.audit.recent(G, limit=2)
+    assert first == entries[:2]
+    assert await sdb.audit.recent(G, limit=2, before_id=first[-1].id) == entries[2:4]
+    assert await sdb.audit.recent(G + 1) == []

@@ -1,13 +1,14 @@
-"""The audit log (``guild_audit``): rows written inside each store's own transaction."""
+"""The audit log (``guild_audit``): read here; rows written inside each store's own transaction."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from bot.storage.sqlite.connection import Queries
+from bot.audit.records import AuditEntry
+from bot.storage.sqlite.connection import Queries, SQLiteConnection
 
-__all__ = ["record_change"]
+__all__ = ["SQLiteAuditStore", "record_change"]
 
 
 def _show(value: Any) -> str | None:
@@ -34,3 +35,32 @@ async def record_change(
         " after_value, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (guild_id, actor_id, action, subject, _show(before), _show(after), now),
     )
+
+
+class SQLiteAuditStore:
+    """Reads the ``guild_audit`` table."""
+
+    def __init__(self, conn: SQLiteConnection) -> None:
+        self._conn = conn
+
+    async def recent(
+        self, guild_id: int, *, limit: int = 20, before_id: int | None = None
+    ) -> list[AuditEntry]:
+        """Return the newest audit entries (newest first), optionally older than ``before_id``."""
+        rows = await self._conn.fetchall(
+            "SELECT * FROM guild_audit WHERE guild_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+            (guild_id, before_id if before_id is not None else 2**62, limit),
+        )
+        return [
+            AuditEntry(
+                id=r["id"],
+                guild_id=r["guild_id"],
+                actor_id=r["actor_id"],
+                action=r["action"],
+                subject=r["subject"],
+                before=r["before_value"],
+                after=r["after_value"],
+                at=float(r["at"]),
+            )
+            for r in rows
+        ]

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
+from bot.storage.sqlite.audit import SQLiteAuditStore
 from bot.storage.sqlite.connection import SQLiteConnection, connect
 from bot.storage.sqlite.durations import SQLiteDurationStats
 from bot.storage.sqlite.extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
@@ -32,6 +33,7 @@ class SQLiteDatabase:
         self._uploads = SQLiteUploadCache(conn)
         self._meta = SQLiteMeta(conn)
         self._job_discord = SQLiteJobDiscord(conn)
+        self._audit = SQLiteAuditStore(conn)
 
     @property
     def connection(self) -> SQLiteConnection:
@@ -65,6 +67,10 @@ class SQLiteDatabase:
     @property
     def guild_settings(self) -> SQLiteGuildSettingsStore:
         return self._guild_settings
+
+    @property
+    def audit(self) -> SQLiteAuditStore:
+        return self._audit
 
     @property
     def schema_version(self) -> int:

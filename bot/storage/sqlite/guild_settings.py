@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.audit.records import AuditEntry
 from bot.guild_settings.records import SETTING_FIELDS, GuildSettingsRow
 from bot.storage.sqlite.audit import record_change
 from bot.storage.sqlite.connection import Queries, SQLiteConnection
@@ -139,25 +138,3 @@ class SQLiteGuildSettingsStore:
                 before, after = (None, str(value)) if add else (str(value), None)
                 await record_change(q, guild_id, actor_id, action, str(value), before, after, now)
             return changed == 1
-
-    async def audit(
-        self, guild_id: int, *, limit: int = 20, before_id: int | None = None
-    ) -> list[AuditEntry]:
-        """Return the newest audit entries (newest first), optionally older than ``before_id``."""
-        rows = await self._conn.fetchall(
-            "SELECT * FROM guild_audit WHERE guild_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-            (guild_id, before_id if before_id is not None else 2**62, limit),
-        )
-        return [
-            AuditEntry(
-                id=r["id"],
-                guild_id=r["guild_id"],
-                actor_id=r["actor_id"],
-                action=r["action"],
-                subject=r["subject"],
-                before=r["before_value"],
-                after=r["after_value"],
-                at=float(r["at"]),
-            )
-            for r in rows
-        ]
