@@ -49,17 +49,11 @@ class QuotaStore(Protocol):
         self, guild_id: int, member_id: int, credits: int, *, actor_id: int, now: float
     ) -> int: ...
 
-    async def remember_member(
-        self, guild_id: int, member_id: int, role_ids: Collection[int], moderator: bool, now: float
-    ) -> None: ...
-
     async def member_rules(
-        self,
-        guild_id: int,
-        member_id: int,
-        role_ids: Collection[int] | None = None,
-        moderator: bool | None = None,
-    ) -> MemberRules: ...
+        self, guild_id: int, member_id: int, role_ids: Collection[int], moderator: bool
+    ) -> MemberRules:
+        """Return the overrides that decide the cap of a member with these roles."""
+        ...
 
     async def usage(self, guild_id: int, member_id: int, day_key: str, month_key: str) -> Usage: ...
 

@@ -7,7 +7,6 @@ statement in between, and another process on the same file waits instead of over
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -237,40 +236,12 @@ class SQLiteQuotaStore:
 
     # -- members ------------------------------------------------------------------------------
 
-    async def remember_member(
-        self, guild_id: int, member_id: int, role_ids: Iterable[int], moderator: bool, now: float
-    ) -> None:
-        """Record the member's roles and moderator flag, read later when their job reserves."""
-        roles = json.dumps(sorted({int(r) for r in role_ids}))
-        await self._conn.execute(
-            "INSERT INTO quota_members (guild_id, member_id, role_ids_json, moderator, seen_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, member_id) DO UPDATE SET"
-            " role_ids_json = excluded.role_ids_json, moderator = excluded.moderator,"
-            " seen_at = excluded.seen_at",
-            (guild_id, member_id, roles, int(moderator), now),
-        )
-
     async def member_rules(
-        self,
-        guild_id: int,
-        member_id: int,
-        role_ids: Iterable[int] | None = None,
-        moderator: bool | None = None,
+        self, guild_id: int, member_id: int, role_ids: Iterable[int], moderator: bool
     ) -> MemberRules:
-        """Return what decides the member's cap; roles/moderator default to the last seen."""
-        roles = None if role_ids is None else tuple(int(r) for r in role_ids)
-        mod = moderator
+        """Return what decides the member's cap, for the roles and moderator flag given."""
+        roles = tuple(int(r) for r in role_ids)
         async with self._conn.batch() as q:
-            if roles is None or mod is None:
-                seen = await q.fetchone(
-                    "SELECT role_ids_json, moderator FROM quota_members"
-                    " WHERE guild_id = ? AND member_id = ?",
-                    (guild_id, member_id),
-                )
-                if roles is None:
-                    roles = tuple(json.loads(seen[0])) if seen else ()
-                if mod is None:
-                    mod = bool(seen[1]) if seen else False
             role_caps: dict[int, int] = {}
             if roles:
                 marks = ", ".join("?" for _ in roles)
@@ -290,7 +261,7 @@ class SQLiteQuotaStore:
                 member_cap=int(cap[0]) if cap else None,
                 grant_balance=await _grant_balance(q, guild_id, member_id),
                 role_ids=roles,
-                moderator=mod,
+                moderator=moderator,
             )
 
     async def usage(self, guild_id: int, member_id: int, day_key: str, month_key: str) -> Usage:
