@@ -323,3 +323,68 @@ TEXT.update(
 def say(key: str, /, **params: Any) -> str:
     """Return the sentence ``key`` with ``params`` filled in; a missing key fails loudly."""
     return TEXT[key].format(**params)
+
+
+# -- quota and settings refusals (bot/quota/service.py, bot/guild_settings/service.py) -------
+TEXT.update(
+    {
+        # a request over budget (QuotaExceeded): "{head} {resets}[ {hint}] {charged}"
+        "quota.pool_daily_left": (
+            "This server's daily credit pool is nearly used up: {left} of {limit} credits "
+            "left today, and this request costs {credits}."
+        ),
+        "quota.pool_monthly_left": (
+            "This server's monthly credit pool is nearly used up: {left} of {limit} credits "
+            "left this month, and this request costs {credits}."
+        ),
+        "quota.member_left": (
+            "You have {left} left today ({where}), and this request costs {credits}."
+        ),
+        "quota.member_where": "of your {cap} a day",
+        "quota.member_where_granted": "{daily_left} of your {cap} a day plus {granted} granted",
+        "quota.pool_resets": "The pool resets {when}.",
+        "quota.member_resets": "Your credits reset {when}.",
+        "quota.try_smaller": "Try fewer images, a lower quality or resolution.",
+        "quota.nothing_charged": "Nothing was charged.",
+        "quota.when": "<t:{t}:R> (<t:{t}:f>)",
+        "quota.credit": "{n} credit",
+        "quota.credits": "{n} credits",
+        "quota.unlimited": "unlimited",
+        # a moderator's input (QuotaError); {what} is one of the quota.what.* names
+        "quota.what.limit": "limit",
+        "quota.what.daily_pool": "daily pool",
+        "quota.what.monthly_pool": "monthly pool",
+        "quota.what.member_daily": "member daily cap",
+        "quota.what.members_daily": "member's daily cap",
+        "quota.what.roles_daily": "role's daily cap",
+        "quota.limit_not_a_number": (
+            "The {what} must be a whole number of credits (0 or more) or `unlimited`, "
+            "not `{given}`."
+        ),
+        "quota.limit_out_of_range": (
+            "The {what} must be between 0 and {most} credits, or `unlimited`."
+        ),
+        "quota.limit_missing": "Give the {what}: credits per day, `unlimited`, or `default`.",
+        "quota.bad_timezone": (
+            "`{zone}` is not a time zone — use an IANA name such as Europe/Paris, "
+            "America/New_York or UTC."
+        ),
+        "quota.grant_whole": "Grant a whole number of credits.",
+        "quota.grant_range": ("Grant between 1 and {most} credits (a negative number takes back)."),
+        "quota.report_days": "Pick between 1 and {most} days.",
+        # a moderator's input (SettingsError)
+        "settings.too_many_channels": (
+            "A server can have at most {limit} art channels — remove one first."
+        ),
+        "settings.unknown_model": "Unknown model `{model}` — pick {known}.",
+        "settings.bad_quality": "Quality must be low, medium or high.",
+        "settings.bad_resolution": "Resolution must be 1k, 2k or 4k.",
+        "settings.max_count_range": (
+            "The most images per request must be from 1 to {ceiling} (0 = no server limit)."
+        ),
+        "settings.bad_max_resolution": "The highest resolution must be 1k, 2k or 4k.",
+        "settings.blocklist_full": (
+            "The blocklist holds at most {limit} terms — remove one first."
+        ),
+    }
+)

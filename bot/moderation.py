@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.audit.store import AuditStore
 from bot.clock import Clock
 from bot.config import Settings
 from bot.guild_settings.policy import ServerPolicy
@@ -24,11 +25,12 @@ __all__ = ["Moderation", "build_moderation", "operator_defaults"]
 
 @dataclass(frozen=True)
 class Moderation:
-    """The quota service, the settings service, and the policy built from both."""
+    """The quota service, the settings service, the policy built from both, the audit log."""
 
     quotas: QuotaService
     settings: GuildSettingsService
     policy: ServerPolicy
+    audit: AuditStore
 
 
 def operator_defaults(settings: Settings) -> OperatorDefaults:
@@ -51,4 +53,4 @@ def build_moderation(
         clock=clock,
     )
     guild_settings = GuildSettingsService(db.guild_settings, operator=operator, clock=clock)
-    return Moderation(quotas, guild_settings, ServerPolicy(guild_settings, quotas))
+    return Moderation(quotas, guild_settings, ServerPolicy(guild_settings, quotas), db.audit)

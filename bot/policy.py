@@ -14,24 +14,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bot.refusal import Refusal
 from bot.toapis.models import GenerationRequest
 
 __all__ = [
     "GenerationPolicy",
     "GuildDefaults",
     "PermissivePolicy",
-    "PolicyRefusal",
     "RequestContext",
 ]
 
 InteractionKind = Literal["command", "button"]
 #: What started the generation: a slash command or one of the result buttons.
 Origin = Literal["imagine", "edit", "reroll", "vary", "upscale"]
-
-
-#: Transition alias: a policy refuses with ``bot.refusal.Refusal`` (or a subclass).
-PolicyRefusal = Refusal
 
 
 @dataclass(frozen=True, slots=True)

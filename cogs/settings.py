@@ -274,7 +274,7 @@ class Settings(
     @moderators_only
     async def audit(self, interaction: discord.Interaction[Any]) -> None:
         guild_id = server_id(interaction)
-        entries = await self.service.audit(guild_id, limit=15)
+        entries = await self.bot.moderation.audit.recent(guild_id, limit=15)
         if not entries:
             await self._say(interaction, "No moderator changes yet.")
             return

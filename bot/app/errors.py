@@ -13,14 +13,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.generation import GenerationRefused
-from bot.guild_settings.service import SettingsError
-from bot.images import ImageProblem
 from bot.messages import say
-from bot.policy import PolicyRefusal
-from bot.quota.service import QuotaError
 from bot.refusal import Refusal
-from bot.toapis.catalog import RequestValidationError
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +22,6 @@ __all__ = ["SHOWN", "AtelierTree", "friendly_message", "handle_error", "reply"]
 
 #: ``interaction.extras`` key set once the deferred public response shows something real.
 SHOWN = "atelier_response_shown"
-
-# Until the generation and storage work makes each of these a ``Refusal`` subclass: the same
-# answer (their text as is). Drop an entry once its class derives from ``Refusal``.
-_NOT_YET_REFUSALS: tuple[type[Exception], ...] = (
-    GenerationRefused,
-    PolicyRefusal,
-    RequestValidationError,
-    ImageProblem,
-    QuotaError,
-    SettingsError,
-)
 
 #: Discord's permission flag names as members see them in the server settings.
 _PERMISSION_NAMES = {
@@ -65,8 +48,6 @@ def friendly_message(error: BaseException) -> str | None:
         error = error.original
     if isinstance(error, Refusal):
         return error.message
-    if isinstance(error, _NOT_YET_REFUSALS):
-        return getattr(error, "message", None) or str(error)
     if isinstance(error, app_commands.CommandOnCooldown):
         return say("app.cooldown", seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.MissingPermissions):

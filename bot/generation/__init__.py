@@ -18,17 +18,12 @@ from bot.generation.plan import (
 from bot.generation.references import REFERENCE_KEEP_SECONDS
 from bot.generation.service import GenerationService, Submit
 from bot.generation.variants import options_of, upscale_options
-from bot.refusal import Refusal
-
-#: Transition alias: generation refuses with ``bot.refusal.Refusal``.
-GenerationRefused = Refusal
 
 __all__ = [
     "REFERENCE_KEEP_SECONDS",
     "UPLOAD_MAX_BYTES",
     "DeclaredImage",
     "DiscordTarget",
-    "GenerationRefused",
     "GenerationService",
     "Options",
     "Plan",

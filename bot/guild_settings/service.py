@@ -1,4 +1,4 @@
-"""Moderator settings of a server: art channels, gallery, defaults, limits, blocklist, audit log.
+"""Moderator settings of a server: art channels, gallery, defaults, limits, blocklist.
 
 No Discord here: channels and members are ids; every change is recorded in the audit log by
 the storage layer in the same transaction as the change.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.audit.records import AuditEntry
 from bot.clock import Clock, SystemClock
-from bot.guild_settings.blocklist import BlocklistError, normalize_term
+from bot.guild_settings.blocklist import normalize_term
 from bot.guild_settings.records import GuildSettingsRow
 from bot.guild_settings.store import GuildSettingsStore
+from bot.messages import say
 from bot.policy import GuildDefaults
+from bot.refusal import Refusal
 from bot.toapis.catalog import CATALOG
 
 __all__ = [
@@ -30,7 +31,7 @@ RESOLUTION_RANK = {"1k": 1, "2k": 2, "4k": 3}
 CLEAR = "default"  # the option value that puts a setting back to the operator's default
 
 
-class SettingsError(ValueError):
+class SettingsError(Refusal):
     """A moderator's input is not valid; the message says what to change."""
 
 
@@ -59,9 +60,7 @@ class GuildSettingsService:
         if channel_id in row.channels:
             return False
         if len(row.channels) >= MAX_ART_CHANNELS:
-            raise SettingsError(
-                f"A server can have at most {MAX_ART_CHANNELS} art channels — remove one first."
-            )
+            raise SettingsError(say("settings.too_many_channels", limit=MAX_ART_CHANNELS))
         return await self.store.add_channel(
             guild_id, channel_id, actor_id=actor_id, now=self.clock.now()
         )
@@ -98,21 +97,23 @@ class GuildSettingsService:
             if _clearing(model):
                 changes["default_model"] = None
             elif model not in CATALOG:
-                raise SettingsError(f"Unknown model `{model[:40]}` — pick {' or '.join(CATALOG)}.")
+                raise SettingsError(
+                    say("settings.unknown_model", model=model[:40], known=" or ".join(CATALOG))
+                )
             else:
                 changes["default_model"] = model
         if quality is not None:
             if _clearing(quality):
                 changes["default_quality"] = None
             elif quality not in ("low", "medium", "high"):
-                raise SettingsError("Quality must be low, medium or high.")
+                raise SettingsError(say("settings.bad_quality"))
             else:
                 changes["default_quality"] = quality
         if resolution is not None:
             if _clearing(resolution):
                 changes["default_resolution"] = None
             elif resolution not in RESOLUTION_RANK:
-                raise SettingsError("Resolution must be 1k, 2k or 4k.")
+                raise SettingsError(say("settings.bad_resolution"))
             else:
                 changes["default_resolution"] = resolution
         return await self._update(guild_id, actor_id, changes)
@@ -132,16 +133,14 @@ class GuildSettingsService:
             if max_count == 0:
                 changes["max_count"] = None
             elif not 1 <= max_count <= ceiling:
-                raise SettingsError(
-                    f"The most images per request must be from 1 to {ceiling} (0 = no server limit)."
-                )
+                raise SettingsError(say("settings.max_count_range", ceiling=ceiling))
             else:
                 changes["max_count"] = max_count
         if max_resolution is not None:
             if _clearing(max_resolution):
                 changes["max_resolution"] = None
             elif max_resolution not in RESOLUTION_RANK:
-                raise SettingsError("The highest resolution must be 1k, 2k or 4k.")
+                raise SettingsError(say("settings.bad_max_resolution"))
             else:
                 changes["max_resolution"] = max_resolution
         return await self._update(guild_id, actor_id, changes)
@@ -189,17 +188,12 @@ class GuildSettingsService:
 
     async def add_term(self, guild_id: int, term: str, actor_id: int) -> tuple[str, bool]:
         """Block a word or phrase; return (stored form, whether it was new)."""
-        try:
-            normalized = normalize_term(term)
-        except BlocklistError as exc:
-            raise SettingsError(str(exc)) from None
+        normalized = normalize_term(term)  # a bad term raises BlocklistError (a Refusal)
         row = await self.store.get(guild_id)
         if normalized in row.blocklist:
             return normalized, False
         if len(row.blocklist) >= MAX_BLOCKLIST_TERMS:
-            raise SettingsError(
-                f"The blocklist holds at most {MAX_BLOCKLIST_TERMS} terms — remove one first."
-            )
+            raise SettingsError(say("settings.blocklist_full", limit=MAX_BLOCKLIST_TERMS))
         added = await self.store.add_term(
             guild_id, normalized, actor_id=actor_id, now=self.clock.now()
         )
@@ -207,17 +201,8 @@ class GuildSettingsService:
 
     async def remove_term(self, guild_id: int, term: str, actor_id: int) -> tuple[str, bool]:
         """Unblock a word or phrase; return (stored form, whether it was listed)."""
-        try:
-            normalized = normalize_term(term)
-        except BlocklistError as exc:
-            raise SettingsError(str(exc)) from None
+        normalized = normalize_term(term)  # a bad term raises BlocklistError (a Refusal)
         removed = await self.store.remove_term(
             guild_id, normalized, actor_id=actor_id, now=self.clock.now()
         )
         return normalized, removed
-
-    # -- audit --------------------------------------------------------------------------------
-
-    async def audit(self, guild_id: int, limit: int = 15) -> list[AuditEntry]:
-        """Return the newest moderator changes, newest first."""
-        return await self.store.audit(guild_id, limit=max(1, min(limit, 50)))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.audit.records import AuditEntry
 from bot.guild_settings.records import GuildSettingsRow
 
 __all__ = ["GuildSettingsStore"]
 
 
 class GuildSettingsStore(Protocol):
-    """Art channels, gallery, defaults, limits, blocklist; every change is audited."""
+    """Art channels, gallery, defaults, limits, blocklist; every change is audited.
+
+    The audit rows are written in the change's transaction; ``bot.audit.store`` reads them.
+    """
 
     async def get(self, guild_id: int) -> GuildSettingsRow: ...
 
@@ -30,7 +32,3 @@ class GuildSettingsStore(Protocol):
     async def add_term(self, guild_id: int, term: str, *, actor_id: int, now: float) -> bool: ...
 
     async def remove_term(self, guild_id: int, term: str, *, actor_id: int, now: float) -> bool: ...
-
-    async def audit(
-        self, guild_id: int, *, limit: int = 20, before_id: int | None = None
-    ) -> list[AuditEntry]: ...

@@ -165,21 +165,23 @@ class Submission:
     # -- the generation request ---------------------------------------------------------------
 
     async def _submit(self, job: Job) -> Job | None:
-        submitting = await self._jobs.transition(
-            job.id,
-            (JobState.PENDING, JobState.UPLOADING),
-            JobState.SUBMITTING,
-            now=self._clock.now(),
-            attempts=job.attempts + 1,
-            not_before=None,
-        )
-        if submitting is None:
-            return None
-        # Counted from the POST to the write that records its answer: a stop with grace waits
-        # for both, or the job would restart as "submitting" and fail as unconfirmed.
+        # Counted from the write that makes the job "submitting" (it may land even if this task
+        # is cancelled while waiting for it) through the POST to the write that records its
+        # answer: a stop with grace waits for all of it, or the job would restart as
+        # "submitting" and fail as unconfirmed.
         self.posts_in_flight += 1
         self._posts_idle.clear()
         try:
+            submitting = await self._jobs.transition(
+                job.id,
+                (JobState.PENDING, JobState.UPLOADING),
+                JobState.SUBMITTING,
+                now=self._clock.now(),
+                attempts=job.attempts + 1,
+                not_before=None,
+            )
+            if submitting is None:
+                return None
             return await self._send(submitting)
         finally:
             self.posts_in_flight -= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,6 +13,8 @@ __all__ = [
     "GuildQuotaRow",
     "MemberRules",
     "Reservation",
+    "ReservationPlan",
+    "ReservationPlanner",
     "ReserveResult",
     "Usage",
     "UsageReport",
@@ -60,7 +63,7 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """A job's cost to reserve, with the limits in force (None = unlimited)."""
+    """A job's cost to reserve, in the windows it is charged to."""
 
     job_id: int
     guild_id: int
@@ -69,10 +72,21 @@ class Reservation:
     credits: int
     day_key: str
     month_key: str
-    pool_daily: int | None
-    pool_monthly: int | None
-    member_daily: int | None
     now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationPlan:
+    """How a reservation is taken: from the daily allowance and from grants, or refused."""
+
+    refused_by: Budget | None
+    from_daily: int = 0
+    from_grant: int = 0
+
+
+#: Decides a reservation from the usage read inside the store's transaction (the quota rules,
+#: bound with the limits in force, passed in by the quota service).
+ReservationPlanner = Callable[[Usage], ReservationPlan]
 
 
 @dataclass(frozen=True, slots=True)

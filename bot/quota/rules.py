@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.quota.records import UNLIMITED, Budget, GuildQuotaRow, MemberRules, Usage
+from bot.quota.records import UNLIMITED, GuildQuotaRow, MemberRules, ReservationPlan, Usage
 
-__all__ = ["Limits", "OperatorDefaults", "Plan", "member_cap", "plan_reservation", "resolve_limits"]
+__all__ = ["Limits", "OperatorDefaults", "member_cap", "plan_reservation", "resolve_limits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +69,6 @@ def guild_pool(row: GuildQuotaRow, defaults: OperatorDefaults) -> tuple[int | No
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """How a reservation is taken: from the daily allowance and from grants, or refused."""
-
-    refused_by: Budget | None
-    from_daily: int = 0
-    from_grant: int = 0
-
-
 def plan_reservation(
     usage: Usage,
     credits: int,
@@ -85,17 +76,17 @@ def plan_reservation(
     pool_daily: int | None,
     pool_monthly: int | None,
     member_daily: int | None,
-) -> Plan:
+) -> ReservationPlan:
     """Check every budget; spend the member's daily allowance first, then their grants."""
     if pool_daily is not None and usage.pool_day + credits > pool_daily:
-        return Plan("pool_daily")
+        return ReservationPlan("pool_daily")
     if pool_monthly is not None and usage.pool_month + credits > pool_monthly:
-        return Plan("pool_monthly")
+        return ReservationPlan("pool_monthly")
     if member_daily is None:
-        return Plan(None, from_daily=credits)
+        return ReservationPlan(None, from_daily=credits)
     left = max(0, member_daily - usage.member_day)
     from_daily = min(credits, left)
     from_grant = credits - from_daily
     if from_grant > usage.grant_balance:
-        return Plan("member_daily")
-    return Plan(None, from_daily=from_daily, from_grant=from_grant)
+        return ReservationPlan("member_daily")
+    return ReservationPlan(None, from_daily=from_daily, from_grant=from_grant)

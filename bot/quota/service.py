@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, SystemClock
 from bot.jobs.records import Job
-from bot.policy import PolicyRefusal
+from bot.messages import say
 from bot.quota.credits import CreditTable
 from bot.quota.records import (
     UNLIMITED,
@@ -27,6 +28,7 @@ from bot.quota.records import (
 from bot.quota.rules import Limits, OperatorDefaults, guild_pool, plan_reservation, resolve_limits
 from bot.quota.store import QuotaStore
 from bot.quota.windows import Windows, parse_timezone, windows_at
+from bot.refusal import Refusal
 
 __all__ = [
     "MAX_CREDITS",
@@ -45,11 +47,11 @@ MAX_CREDITS = 1_000_000_000
 MAX_REPORT_DAYS = 90
 
 
-class QuotaError(ValueError):
+class QuotaError(Refusal):
     """A moderator's input is not valid; the message says what to change."""
 
 
-class QuotaExceeded(PolicyRefusal):
+class QuotaExceeded(Refusal):
     """A request would overspend a budget; the message says which, what is left, when it resets."""
 
     def __init__(self, message: str, *, budget: Budget, left: int, resets_at: float) -> None:
@@ -111,8 +113,10 @@ class QuotaStatus:
 def parse_limit(text: str | int | None, *, what: str = "limit") -> int | None:
     """Parse a moderator's limit: a whole number ≥ 0 or ``unlimited``; return -1 for unlimited.
 
-    None (option left out) stays None. Raise ``QuotaError`` with a clear message otherwise.
+    None (option left out) stays None. Raise ``QuotaError`` with a clear message otherwise;
+    ``what`` names the limit in it (a ``quota.what.*`` key of ``bot.messages``).
     """
+    name = say(f"quota.what.{what}")
     if text is None:
         return None
     if isinstance(text, int) and not isinstance(text, bool):
@@ -122,29 +126,23 @@ def parse_limit(text: str | int | None, *, what: str = "limit") -> int | None:
         if word in {"unlimited", "none", "off", "no limit", "nolimit", "∞", "inf", "infinite"}:
             return UNLIMITED
         if not word.isdigit():
-            raise QuotaError(
-                f"The {what} must be a whole number of credits (0 or more) or `unlimited`, "
-                f"not `{str(text)[:40]}`."
-            )
+            raise QuotaError(say("quota.limit_not_a_number", what=name, given=str(text)[:40]))
         value = int(word)
     if value < 0 or value > MAX_CREDITS:
-        raise QuotaError(
-            f"The {what} must be between 0 and {MAX_CREDITS:,} credits, or `unlimited`."
-        )
+        raise QuotaError(say("quota.limit_out_of_range", what=name, most=f"{MAX_CREDITS:,}"))
     return value
 
 
 def _when(ts: float) -> str:
-    t = int(ts)
-    return f"<t:{t}:R> (<t:{t}:f>)"
+    return say("quota.when", t=int(ts))
 
 
 def _credits(n: int) -> str:
-    return f"{n:,} credit" + ("" if n == 1 else "s")
+    return say("quota.credit" if n == 1 else "quota.credits", n=f"{n:,}")
 
 
 def _n(value: int | None) -> str:
-    return "unlimited" if value is None else f"{value:,}"
+    return say("quota.unlimited") if value is None else f"{value:,}"
 
 
 class QuotaService:
@@ -193,39 +191,39 @@ class QuotaService:
     ) -> QuotaExceeded:
         """Build the member-facing refusal for ``budget``."""
         status = QuotaStatus(limits, usage, win)
-        if budget == "pool_daily":
-            left, resets = status.pool_day_left or 0, win.day_resets_at
-            head = (
-                f"This server's daily credit pool is nearly used up: {left:,} of "
-                f"{_n(limits.pool_daily)} credits left today, and this request costs {credits:,}."
-            )
-            tail = f"The pool resets {_when(resets)}."
-        elif budget == "pool_monthly":
-            left, resets = status.pool_month_left or 0, win.month_resets_at
-            head = (
-                f"This server's monthly credit pool is nearly used up: {left:,} of "
-                f"{_n(limits.pool_monthly)} credits left this month, and this request costs "
-                f"{credits:,}."
-            )
-            tail = f"The pool resets {_when(resets)}."
+        if budget in ("pool_daily", "pool_monthly"):
+            if budget == "pool_daily":
+                left, resets = status.pool_day_left or 0, win.day_resets_at
+                key, limit = "quota.pool_daily_left", limits.pool_daily
+            else:
+                left, resets = status.pool_month_left or 0, win.month_resets_at
+                key, limit = "quota.pool_monthly_left", limits.pool_monthly
+            head = say(key, left=f"{left:,}", limit=_n(limit), credits=f"{credits:,}")
+            tail = say("quota.pool_resets", when=_when(resets))
         else:
             daily_left = status.member_left or 0
             left = daily_left + usage.grant_balance
             resets = win.day_resets_at
             cap = _n(limits.member_daily)
             where = (
-                f"{daily_left:,} of your {cap} a day plus {usage.grant_balance:,} granted"
+                say(
+                    "quota.member_where_granted",
+                    daily_left=f"{daily_left:,}",
+                    cap=cap,
+                    granted=f"{usage.grant_balance:,}",
+                )
                 if usage.grant_balance
-                else f"of your {cap} a day"
+                else say("quota.member_where", cap=cap)
             )
-            head = (
-                f"You have {_credits(left)} left today ({where}), and this request costs "
-                f"{_credits(credits)}."
+            head = say(
+                "quota.member_left", left=_credits(left), where=where, credits=_credits(credits)
             )
-            tail = f"Your credits reset {_when(resets)}."
-        hint = " Try fewer images, a lower quality or resolution." if left > 0 else ""
-        message = f"{head} {tail}{hint} Nothing was charged."
-        return QuotaExceeded(message, budget=budget, left=left, resets_at=resets)
+            tail = say("quota.member_resets", when=_when(resets))
+        parts = [head, tail]
+        if left > 0:
+            parts.append(say("quota.try_smaller"))
+        parts.append(say("quota.nothing_charged"))
+        return QuotaExceeded(" ".join(parts), budget=budget, left=left, resets_at=resets)
 
     async def precheck(self, member: MemberRef, credits: int) -> None:
         """Refuse now if the request cannot fit; reads only (nothing is written before the ack).
@@ -265,11 +263,15 @@ class QuotaService:
                 credits=credits,
                 day_key=win.day_key,
                 month_key=win.month_key,
+                now=self.clock.now(),
+            ),
+            partial(
+                plan_reservation,
+                credits=credits,
                 pool_daily=limits.pool_daily,
                 pool_monthly=limits.pool_monthly,
                 member_daily=limits.member_daily,
-                now=self.clock.now(),
-            )
+            ),
         )
         if not result.accepted:
             assert result.refused_by is not None
@@ -301,9 +303,9 @@ class QuotaService:
         """Change the server's pool, default member cap, time zone or moderator exemption."""
         changes: dict[str, object] = {}
         for name, raw, what in (
-            ("pool_daily", daily, "daily pool"),
-            ("pool_monthly", monthly, "monthly pool"),
-            ("member_daily", member_daily, "member daily cap"),
+            ("pool_daily", daily, "daily_pool"),
+            ("pool_monthly", monthly, "monthly_pool"),
+            ("member_daily", member_daily, "member_daily"),
         ):
             value = parse_limit(raw, what=what)
             if value is not None:
@@ -311,8 +313,8 @@ class QuotaService:
         if timezone is not None:
             try:
                 changes["timezone"] = parse_timezone(timezone)
-            except ValueError as exc:
-                raise QuotaError(str(exc)) from None
+            except ValueError:
+                raise QuotaError(say("quota.bad_timezone", zone=timezone.strip()[:60])) from None
         if exempt_moderators is not None:
             changes["exempt_moderators"] = bool(exempt_moderators)
         if not changes:
@@ -326,7 +328,7 @@ class QuotaService:
         self, guild_id: int, member_id: int, daily: str | int | None, actor_id: int
     ) -> tuple[int | None, int | None]:
         """Set a member's own daily cap (``default`` clears it); return (before, after)."""
-        value = None if _is_default(daily) else _required(daily, "member's daily cap")
+        value = None if _is_default(daily) else _required(daily, "members_daily")
         before = await self.store.set_member_cap(
             guild_id, member_id, value, actor_id=actor_id, now=self.clock.now()
         )
@@ -336,7 +338,7 @@ class QuotaService:
         self, guild_id: int, role_id: int, daily: str | int | None, actor_id: int
     ) -> tuple[int | None, int | None]:
         """Set a role's daily cap (``default`` clears it); return (before, after)."""
-        value = None if _is_default(daily) else _required(daily, "role's daily cap")
+        value = None if _is_default(daily) else _required(daily, "roles_daily")
         before = await self.store.set_role_cap(
             guild_id, role_id, value, actor_id=actor_id, now=self.clock.now()
         )
@@ -345,11 +347,9 @@ class QuotaService:
     async def grant(self, guild_id: int, member_id: int, credits: int, actor_id: int) -> int:
         """Give a member extra credits (negative takes back unspent ones); return the balance."""
         if isinstance(credits, bool) or not isinstance(credits, int):
-            raise QuotaError("Grant a whole number of credits.")
+            raise QuotaError(say("quota.grant_whole"))
         if credits == 0 or abs(credits) > MAX_CREDITS:
-            raise QuotaError(
-                f"Grant between 1 and {MAX_CREDITS:,} credits (a negative number takes back)."
-            )
+            raise QuotaError(say("quota.grant_range", most=f"{MAX_CREDITS:,}"))
         return await self.store.grant(
             guild_id, member_id, credits, actor_id=actor_id, now=self.clock.now()
         )
@@ -381,7 +381,7 @@ class QuotaService:
     async def usage_report(self, guild_id: int, days: int) -> tuple[UsageReport, Windows]:
         """Return committed credits over the last ``days`` days (server time zone)."""
         if not 1 <= days <= MAX_REPORT_DAYS:
-            raise QuotaError(f"Pick between 1 and {MAX_REPORT_DAYS} days.")
+            raise QuotaError(say("quota.report_days", most=MAX_REPORT_DAYS))
         row = await self.store.get_guild(guild_id)
         win = self.windows(row)
         today = datetime.fromtimestamp(self.clock.now(), ZoneInfo(row.timezone or "UTC")).date()
@@ -392,7 +392,7 @@ class QuotaService:
 def _required(value: str | int | None, what: str) -> int:
     parsed = parse_limit(value, what=what)
     if parsed is None:
-        raise QuotaError(f"Give the {what}: credits per day, `unlimited`, or `default`.")
+        raise QuotaError(say("quota.limit_missing", what=say(f"quota.what.{what}")))
     return parsed
 
 

@@ -10,6 +10,7 @@ from bot.quota.records import (
     GuildQuotaRow,
     MemberRules,
     Reservation,
+    ReservationPlanner,
     ReserveResult,
     Usage,
     UsageReport,
@@ -48,22 +49,19 @@ class QuotaStore(Protocol):
         self, guild_id: int, member_id: int, credits: int, *, actor_id: int, now: float
     ) -> int: ...
 
-    async def remember_member(
-        self, guild_id: int, member_id: int, role_ids: Collection[int], moderator: bool, now: float
-    ) -> None: ...
-
     async def member_rules(
-        self,
-        guild_id: int,
-        member_id: int,
-        role_ids: Collection[int] | None = None,
-        moderator: bool | None = None,
-    ) -> MemberRules: ...
+        self, guild_id: int, member_id: int, role_ids: Collection[int], moderator: bool
+    ) -> MemberRules:
+        """Return the overrides that decide the cap of a member with these roles."""
+        ...
 
     async def usage(self, guild_id: int, member_id: int, day_key: str, month_key: str) -> Usage: ...
 
-    async def reserve(self, r: Reservation) -> ReserveResult:
-        """Check every budget and record the charge atomically; idempotent per job id."""
+    async def reserve(self, r: Reservation, plan: ReservationPlanner) -> ReserveResult:
+        """Read the usage, ask ``plan`` and record the charge, all in one transaction.
+
+        Idempotent per job id (a repeated job gets ``repeated=True``, ``plan`` not called).
+        """
         ...
 
     async def commit(self, job_id: int, *, now: float) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.audit.store import AuditStore
 from bot.guild_settings.store import GuildSettingsStore
 from bot.jobs.store import DurationStat, DurationStatsStore, JobStore
 from bot.quota.store import QuotaStore
@@ -12,6 +13,7 @@ from bot.storage.migrations import MIGRATIONS_DIR
 from bot.storage.url import DatabaseURL, UnsupportedDatabaseError, parse_database_url
 
 __all__ = [
+    "AuditStore",
     "Database",
     "DatabaseURL",
     "DurationStat",

@@ -1,7 +1,7 @@
 """The open database: every domain's store in one place; backends (SQLite today) build it.
 
 The store protocols live beside their domains (``bot.jobs.store``, ``bot.quota.store``,
-``bot.guild_settings.store``, ``bot.app.store``); storage implements them and imports no rules.
+``bot.guild_settings.store``, ``bot.audit.store``, ``bot.app.store``); storage implements them and imports no rules.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.app.store import JobDiscordStore, MetaStore
+from bot.audit.store import AuditStore
 from bot.guild_settings.store import GuildSettingsStore
 from bot.jobs.store import DurationStatsStore, JobStore, UploadCacheStore
 from bot.quota.store import QuotaStore
@@ -39,6 +40,11 @@ class Database(Protocol):
 
     @property
     def job_discord(self) -> JobDiscordStore: ...
+
+    @property
+    def audit(self) -> AuditStore:
+        """The audit log of moderator changes (written by the quota and settings stores)."""
+        ...
 
     @property
     def schema_version(self) -> int: ...

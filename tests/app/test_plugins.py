@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.jobs.records import Job
-from bot.policy import GuildDefaults, PolicyRefusal, RequestContext
+from bot.policy import GuildDefaults, RequestContext
+from bot.refusal import Refusal
 from bot.toapis.models import GenerationRequest
 from tests.app.helpers import field, private_answer, result_messages, text_of, wait_settled
 from tests.app.plugin import Atelier
@@ -16,7 +17,7 @@ class RecordingPolicy:
     async def check(self, ctx: RequestContext, request: GenerationRequest) -> None:
         self.seen.append((ctx, request))
         if "forbidden" in request.prompt:
-            raise PolicyRefusal("This server does not allow that prompt. Nothing was charged.")
+            raise Refusal("This server does not allow that prompt. Nothing was charged.")
 
     async def defaults(self, guild_id: int | None) -> GuildDefaults:
         return GuildDefaults(
@@ -32,7 +33,7 @@ class Credits:
 
     async def reserve(self, job: Job) -> float | None:
         if self.refuse:
-            raise PolicyRefusal("You have no credits left today.")
+            raise Refusal("You have no credits left today.")
         return 3.0
 
     async def commit(self, job: Job) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bot.generation import (
-    GenerationRefused,
     GenerationService,
     Options,
     nearest_size,
@@ -18,7 +17,8 @@ from bot.generation import (
 from bot.jobs.records import Job, decode_request
 from bot.jobs.states import ChargeState, JobState
 from bot.jobs.upload_cache import CachedUploads
-from bot.policy import GuildDefaults, PermissivePolicy, PolicyRefusal, RequestContext
+from bot.policy import GuildDefaults, PermissivePolicy, RequestContext
+from bot.refusal import Refusal
 from bot.runner import RedactSecrets
 from bot.storage import open_database
 from bot.toapis.models import GenerationRequest
@@ -64,14 +64,14 @@ def test_upscale_options() -> None:
             '{"model": "gpt-image-1.5-official", "prompt": "p", "size": "16:9", "resolution": "4k", "n": 1}'
         )
     )
-    with pytest.raises(GenerationRefused, match="already at 4K"):
+    with pytest.raises(Refusal, match="already at 4K"):
         upscale_options(top, 3840, 2160)
 
 
 class _Refuse:
     async def check(self, ctx: RequestContext, request: GenerationRequest) -> None:
         if "forbidden" in request.prompt:
-            raise PolicyRefusal("Not here.")
+            raise Refusal("Not here.")
 
     async def defaults(self, guild_id: int | None) -> GuildDefaults:
         return GuildDefaults(
@@ -90,9 +90,9 @@ async def test_plan_applies_defaults_and_asks_the_policy(tmp_path: Path) -> None
         assert plan.request.prompt == "a cat" and plan.request.image_urls is None
         wide = await service.plan(ctx, Options(prompt="a cat", size="16:9"))
         assert wide.request.resolution == "4k"
-        with pytest.raises(GenerationRefused, match="you asked for 3"):
+        with pytest.raises(Refusal, match="you asked for 3"):
             await service.plan(ctx, Options(prompt="a cat", count=3))
-        with pytest.raises(PolicyRefusal, match="Not here"):
+        with pytest.raises(Refusal, match="Not here"):
             await service.plan(ctx, Options(prompt="forbidden fruit"))
         four_o = await service.plan(ctx, Options(prompt="a cat", model="gpt-4o-image"))
         assert four_o.request.resolution is None and four_o.request.quality is None

@@ -63,7 +63,7 @@ async def test_members_without_manage_server_cannot_change_anything(
         for command, options in attempts:
             msg = await ask(atelier, command, options, member=who)
             assert "Manage Server" in msg.content, (command, msg.content)
-    assert await atelier.bot.db.guild_settings.audit(atelier.studio.guild.id) == []
+    assert await atelier.bot.db.audit.recent(atelier.studio.guild.id) == []
     row = await atelier.bot.db.quotas.get_guild(atelier.studio.guild.id)
     assert row.pool_daily is None
     assert await atelier.bot.db.quotas.member_caps(atelier.studio.guild.id) == {}
@@ -96,7 +96,7 @@ async def test_bad_input_gets_a_clear_message_and_changes_nothing(
 ) -> None:
     msg = await ask(atelier, "quota server", options, member=managers)
     assert fragment in msg.content
-    assert await atelier.bot.db.guild_settings.audit(atelier.studio.guild.id) == []
+    assert await atelier.bot.db.audit.recent(atelier.studio.guild.id) == []
 
 
 async def test_member_role_grant_and_reset(managers: Member, atelier: Atelier) -> None:
@@ -120,7 +120,7 @@ async def test_member_role_grant_and_reset(managers: Member, atelier: Atelier) -
     assert "0 credits forgiven" in msg.content
     msg = await ask(atelier, "quota reset", {}, member=managers)
     assert "server pool" in msg.content
-    actions = [e.action for e in await atelier.bot.db.guild_settings.audit(guild.id)]
+    actions = [e.action for e in await atelier.bot.db.audit.recent(guild.id)]
     assert actions == [
         "quota.reset",
         "quota.reset",

@@ -65,7 +65,7 @@ async def test_no_change_without_manage_server_even_when_shown(
             assert "Manage Server" in msg.content, (command, msg.content)
     row = await atelier.bot.db.guild_settings.get(atelier.studio.guild.id)
     assert row.channels == () and row.blocklist == () and row.max_count is None
-    assert await atelier.bot.db.guild_settings.audit(atelier.studio.guild.id) == []
+    assert await atelier.bot.db.audit.recent(atelier.studio.guild.id) == []
 
 
 async def test_art_channels_restrict_generation(carol: Member, atelier: Atelier) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from bot.guild_settings.blocklist import BlocklistError
 from bot.guild_settings.policy import ServerPolicy
 from bot.guild_settings.service import GuildSettingsService, SettingsError
-from bot.policy import PolicyRefusal, RequestContext
+from bot.policy import RequestContext
 from bot.quota.service import QuotaExceeded
+from bot.refusal import Refusal
+from bot.storage import Database
 from bot.toapis.models import GenerationRequest
 
 MOD = 900
@@ -36,7 +39,7 @@ async def test_art_channels_restrict_generation_and_name_the_allowed_ones(
     assert await settings.add_channel(G, 20, MOD)
     assert not await settings.add_channel(G, 20, MOD)
     assert await settings.add_channel(G, 30, MOD)
-    with pytest.raises(PolicyRefusal) as err:
+    with pytest.raises(Refusal) as err:
         await policy.check(ctx(channel=10), req())
     assert "<#20> or <#30>" in err.value.message
     await policy.check(ctx(channel=30), req())
@@ -54,11 +57,11 @@ async def test_blocklist_refuses_before_anything_else(
     assert await settings.add_term(G, "red panda", MOD) == ("red panda", False)
     await settings.add_term(G, "ass", MOD)
     await policy.check(ctx(), req("a class portrait"))
-    with pytest.raises(PolicyRefusal, match="“red panda”"):
+    with pytest.raises(Refusal, match="“red panda”"):
         await policy.check(ctx(), req("A red   panda eating"))
     assert await settings.remove_term(G, "RED panda", MOD) == ("red panda", True)
     await policy.check(ctx(), req("A red panda eating"))
-    with pytest.raises(SettingsError):
+    with pytest.raises(BlocklistError, match="empty"):
         await settings.add_term(G, "   ", MOD)
 
 
@@ -66,9 +69,9 @@ async def test_limits_refuse_too_many_images_and_too_high_a_resolution(
     settings: GuildSettingsService, policy: ServerPolicy
 ) -> None:
     await settings.set_limits(G, MOD, max_count=2, max_resolution="2k")
-    with pytest.raises(PolicyRefusal, match="at most 2 images"):
+    with pytest.raises(Refusal, match="at most 2 images"):
         await policy.check(ctx(), req(n=3))
-    with pytest.raises(PolicyRefusal, match="up to 2K"):
+    with pytest.raises(Refusal, match="up to 2K"):
         await policy.check(ctx(), req(resolution="4k", size="16:9"))
     await policy.check(ctx(), req(n=2, resolution="2k"))
     with pytest.raises(SettingsError):
@@ -115,7 +118,9 @@ async def test_defaults_fall_back_to_the_operator_and_respect_limits(
     assert await policy.defaults(None) == settings.operator
 
 
-async def test_every_change_is_in_the_audit_log(settings: GuildSettingsService) -> None:
+async def test_every_change_is_in_the_audit_log(
+    settings: GuildSettingsService, sdb: Database
+) -> None:
     await settings.add_channel(G, 20, MOD)
     assert await settings.set_gallery(G, 55, MOD) == (None, 55)
     await settings.set_gallery(G, None, 901)
@@ -123,7 +128,7 @@ async def test_every_change_is_in_the_audit_log(settings: GuildSettingsService) 
     await settings.add_term(G, "gore", MOD)
     await settings.remove_term(G, "gore", MOD)
     await settings.set_defaults(G, MOD, quality="high")  # no change: not audited
-    entries = await settings.audit(G)
+    entries = await sdb.audit.recent(G)
     assert [(e.action, e.subject, e.before, e.after, e.actor_id) for e in entries] == [
         ("settings.blocklist", "gore", "gore", None, MOD),
         ("settings.blocklist", "gore", None, "gore", MOD),
@@ -133,3 +138,8 @@ async def test_every_change_is_in_the_audit_log(settings: GuildSettingsService) 
         ("settings.channels", "20", None, "20", MOD),
     ]
     assert all(e.at == settings.clock.now() for e in entries)
+    # Pages: the newest two, then the two before them.
+    first = await sdb.audit.recent(G, limit=2)
+    assert first == entries[:2]
+    assert await sdb.audit.recent(G, limit=2, before_id=first[-1].id) == entries[2:4]
+    assert await sdb.audit.recent(G + 1) == []

@@ -335,7 +335,7 @@ async def test_moderator_changes_are_audited(qdb: Database, quotas: QuotaService
     await quotas.configure_server(1, ADMIN, daily=10, monthly="unlimited")
     await quotas.set_role_cap(1, 100, 5, ADMIN)
     await quotas.grant(1, 7, 3, ADMIN)
-    entries = await qdb.guild_settings.audit(1)
+    entries = await qdb.audit.recent(1)
     assert [(e.action, e.subject, e.before, e.after) for e in entries] == [
         ("quota.grant", "7", "0", "3"),
         ("quota.role_daily", "100", None, "5"),

@@ -21,7 +21,7 @@ def test_shipped_migrations_are_numbered_without_gaps() -> None:
 async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     db = await open_database(f"sqlite:///{path}")
-    assert db.schema_version == len(discover_migrations())
+    assert db.schema_version == len(discover_migrations()) == 7
     await db.close()
     conn = sqlite3.connect(path)
     try:
@@ -29,7 +29,8 @@ async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> No
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
         assert versions == list(range(1, db.schema_version + 1))
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert {"jobs", "duration_stats", "schema_migrations"} <= tables
+        assert {"jobs", "duration_stats", "schema_migrations", "quota_charges"} <= tables
+        assert "quota_members" not in tables  # dropped by 0007: roles travel with the job
     finally:
         conn.close()
 

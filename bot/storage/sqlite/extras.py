@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from bot.app.store import JobDiscordInfo
+from bot.storage.sqlite.connection import SQLiteConnection
+
+__all__ = ["SQLiteJobDiscord", "SQLiteMeta", "SQLiteUploadCache"]
 
 
 class SQLiteUploadCache:
     """The ``upload_cache`` table."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: SQLiteConnection) -> None:
         self._conn = conn
 
     async def get(self, sha256: str, *, fresh_after: float) -> str | None:
         """Return the URL of these bytes if they were uploaded after ``fresh_after``."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             "SELECT url FROM upload_cache WHERE sha256 = ? AND uploaded_at > ?",
             (sha256, fresh_after),
         )
@@ -34,21 +35,20 @@ class SQLiteUploadCache:
 
     async def prune(self, *, older_than: float) -> int:
         """Forget uploads made before ``older_than``; return how many."""
-        cur = await self._conn.execute(
+        return await self._conn.execute(
             "DELETE FROM upload_cache WHERE uploaded_at < ?", (older_than,)
         )
-        return cur.rowcount
 
 
 class SQLiteMeta:
     """The ``bot_meta`` table."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: SQLiteConnection) -> None:
         self._conn = conn
 
     async def get(self, key: str) -> str | None:
         """Return the value, or None if it was never set."""
-        rows = await self._conn.execute_fetchall("SELECT value FROM bot_meta WHERE key = ?", (key,))
+        rows = await self._conn.fetchall("SELECT value FROM bot_meta WHERE key = ?", (key,))
         for row in rows:
             return str(row[0])
         return None
@@ -66,7 +66,7 @@ class SQLiteMeta:
 class SQLiteJobDiscord:
     """The ``job_discord`` table."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: SQLiteConnection) -> None:
         self._conn = conn
 
     async def put(self, info: JobDiscordInfo, *, now: float) -> None:
@@ -87,7 +87,7 @@ class SQLiteJobDiscord:
 
     async def get(self, job_id: int) -> JobDiscordInfo | None:
         """Return a job's extras, or None."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             "SELECT job_id, command, requester_name, filesize_limit, parent_job_id"
             " FROM job_discord WHERE job_id = ?",
             (job_id,),

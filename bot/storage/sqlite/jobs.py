@@ -1,15 +1,11 @@
-"""The SQLite backend (aiosqlite, WAL): the only place that knows SQL."""
+"""The job store: rows of ``jobs``, changed only by compare-and-set statements."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from bot.jobs.records import Job, NewJob, ReferenceImage, decode_request, encode_request
 from bot.jobs.states import (
@@ -19,18 +15,10 @@ from bot.jobs.states import (
     JobState,
     can_transition,
 )
-from bot.jobs.store import MUTABLE_JOB_FIELDS, ChargeDecision, DurationStat
-from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
-from bot.storage.sqlite_extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
-from bot.storage.sqlite_quota import (
-    SQLiteGuildSettingsStore,
-    SQLiteQuotaStore,
-    SQLiteWorker,
-    open_quota_worker,
-)
-from bot.storage.url import DatabaseURL
+from bot.jobs.store import MUTABLE_JOB_FIELDS, ChargeDecision
+from bot.storage.sqlite.connection import SQLiteConnection
 
-log = logging.getLogger(__name__)
+__all__ = ["SQLiteJobStore"]
 
 
 def _json_list(values: Collection[str]) -> str:
@@ -52,7 +40,7 @@ _ENCODERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES))
 
 
-def _row_to_job(row: sqlite3.Row | aiosqlite.Row) -> Job:
+def _row_to_job(row: sqlite3.Row) -> Job:
     return Job(
         id=row["id"],
         state=JobState(row["state"]),
@@ -112,15 +100,19 @@ def _encode_changes(changes: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
 
 
 class SQLiteJobStore:
-    """Jobs in SQLite; each change is a single ``UPDATE ... WHERE id=? AND state IN (...)``."""
+    """Jobs in SQLite; each change is a single ``UPDATE ... WHERE id=? AND state IN (...)``.
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    Every statement goes through the database's one ``SQLiteConnection``, so a compare-and-set
+    never lands inside another store's open transaction.
+    """
+
+    def __init__(self, conn: SQLiteConnection) -> None:
         self._conn = conn
 
     async def create(self, new: NewJob, *, now: float) -> Job:
         """Record a new job in ``pending`` with nothing reserved yet."""
         request = new.request
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             "INSERT INTO jobs (state, charge_state, guild_id, channel_id, member_id,"
             " interaction_token, interaction_expires_at, response_message_id, request_json,"
             " model, resolution, quality, references_json, created_at, updated_at,"
@@ -150,7 +142,7 @@ class SQLiteJobStore:
 
     async def get(self, job_id: int) -> Job | None:
         """Return the job, or None if there is no such job."""
-        rows = await self._conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        rows = await self._conn.fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,))
         for row in rows:
             return _row_to_job(row)
         return None
@@ -180,7 +172,7 @@ class SQLiteJobStore:
             sets.append("charge_state = CASE WHEN charge_state = ? THEN ? ELSE charge_state END")
             values += [ChargeState.RESERVED.value, pending.value]
         marks = ", ".join("?" for _ in sources)
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             f"UPDATE jobs SET {', '.join(sets)} WHERE id = ? AND state IN ({marks}) RETURNING *",
             (*values, job_id, *(s.value for s in sources)),
         )
@@ -195,7 +187,7 @@ class SQLiteJobStore:
         sources = _states(expected)
         columns, params = _encode_changes(changes)
         marks = ", ".join("?" for _ in sources)
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             f"UPDATE jobs SET {', '.join(['updated_at = ?', *columns])}"
             f" WHERE id = ? AND state IN ({marks}) RETURNING *",
             (now, *params, job_id, *(s.value for s in sources)),
@@ -214,7 +206,7 @@ class SQLiteJobStore:
         cost: float | None = None,
     ) -> Job | None:
         """Move the charge state from ``expected`` to ``target``; return the job or None."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             "UPDATE jobs SET charge_state = ?, cost = COALESCE(?, cost), updated_at = ?"
             " WHERE id = ? AND charge_state = ? RETURNING *",
             (target.value, cost, now, job_id, expected.value),
@@ -243,7 +235,7 @@ class SQLiteJobStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(0, limit))
-        rows = await self._conn.execute_fetchall(sql, params)
+        rows = await self._conn.fetchall(sql, params)
         return [_row_to_job(r) for r in rows]
 
     async def queue_position(
@@ -254,7 +246,7 @@ class SQLiteJobStore:
         if not wanted:
             return None
         marks = ", ".join("?" for _ in wanted)
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             f"SELECT (SELECT COUNT(*) FROM jobs WHERE state IN ({marks}) AND id <= ?),"
             f" (SELECT COUNT(*) FROM jobs WHERE state IN ({marks})),"
             f" EXISTS (SELECT 1 FROM jobs WHERE id = ? AND state IN ({marks}))",
@@ -266,14 +258,14 @@ class SQLiteJobStore:
 
     async def list_followups(self) -> list[Job]:
         """Return delivered jobs whose result files are still recorded (listeners not done)."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             "SELECT * FROM jobs WHERE state = 'delivered' AND files_json != '[]' ORDER BY id"
         )
         return [_row_to_job(r) for r in rows]
 
     async def list_unsettled(self) -> list[Job]:
         """Return final jobs still owing a charge hook call or a failure notice."""
-        rows = await self._conn.execute_fetchall(
+        rows = await self._conn.fetchall(
             "SELECT * FROM jobs WHERE charge_state IN ('commit_pending', 'release_pending')"
             " UNION SELECT * FROM jobs WHERE state = 'failed' AND notified = 0 ORDER BY id"
         )
@@ -281,120 +273,5 @@ class SQLiteJobStore:
 
     async def count_by_state(self) -> dict[JobState, int]:
         """Return how many jobs are in each state."""
-        rows = await self._conn.execute_fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        rows = await self._conn.fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {JobState(r[0]): int(r[1]) for r in rows}
-
-
-class SQLiteDurationStats:
-    """Learned durations in the ``duration_stats`` table."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
-    async def load(self) -> dict[str, DurationStat]:
-        """Return every stored profile's statistics."""
-        rows = await self._conn.execute_fetchall(
-            "SELECT profile, mean_log, var_log, samples FROM duration_stats"
-        )
-        return {r[0]: DurationStat(float(r[1]), float(r[2]), int(r[3])) for r in rows}
-
-    async def save(self, stats: Mapping[str, DurationStat], *, now: float) -> None:
-        """Store (insert or replace) the given profiles' statistics."""
-        if not stats:
-            return
-        await self._conn.executemany(
-            "INSERT INTO duration_stats (profile, mean_log, var_log, samples, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (profile) DO UPDATE SET"
-            " mean_log = excluded.mean_log, var_log = excluded.var_log,"
-            " samples = excluded.samples, updated_at = excluded.updated_at",
-            [(k, s.mean_log, s.var_log, s.samples, now) for k, s in stats.items()],
-        )
-
-
-class SQLiteDatabase:
-    """An open SQLite database with its repositories."""
-
-    def __init__(
-        self, conn: aiosqlite.Connection, version: int, worker: SQLiteWorker | None = None
-    ) -> None:
-        self._conn = conn
-        self._version = version
-        self._jobs = SQLiteJobStore(conn)
-        self._durations = SQLiteDurationStats(conn)
-        # Quotas and guild settings run multi-statement transactions on their own connection.
-        self._worker = worker
-        self._quotas = SQLiteQuotaStore(worker) if worker is not None else None
-        self._guild_settings = SQLiteGuildSettingsStore(worker) if worker is not None else None
-        self._uploads = SQLiteUploadCache(conn)
-        self._meta = SQLiteMeta(conn)
-        self._job_discord = SQLiteJobDiscord(conn)
-
-    @property
-    def jobs(self) -> SQLiteJobStore:
-        return self._jobs
-
-    @property
-    def uploads(self) -> SQLiteUploadCache:
-        return self._uploads
-
-    @property
-    def meta(self) -> SQLiteMeta:
-        return self._meta
-
-    @property
-    def job_discord(self) -> SQLiteJobDiscord:
-        return self._job_discord
-
-    @property
-    def durations(self) -> SQLiteDurationStats:
-        return self._durations
-
-    @property
-    def quotas(self) -> SQLiteQuotaStore:
-        if self._quotas is None:
-            raise RuntimeError("this database was opened without the quota store")
-        return self._quotas
-
-    @property
-    def guild_settings(self) -> SQLiteGuildSettingsStore:
-        if self._guild_settings is None:
-            raise RuntimeError("this database was opened without the guild settings store")
-        return self._guild_settings
-
-    @property
-    def schema_version(self) -> int:
-        return self._version
-
-    async def close(self) -> None:
-        """Close the connections; every write was already committed."""
-        if self._worker is not None:
-            await self._worker.close()
-        await self._conn.close()
-
-
-async def open_sqlite(url: DatabaseURL, *, migrations_dir: Path = MIGRATIONS_DIR) -> SQLiteDatabase:
-    """Open (creating if needed) the SQLite database at ``url`` and bring its schema up to date."""
-    if url.path is not None:
-        url.path.parent.mkdir(parents=True, exist_ok=True)
-        target = str(url.path)
-    else:
-        target = ":memory:"
-    # aiosqlite logs every statement's parameters at DEBUG, interaction tokens included.
-    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.getLogger("aiosqlite").level))
-    # isolation_level=None: autocommit, so each CAS statement is its own atomic transaction.
-    conn = await aiosqlite.connect(target, isolation_level=None)
-    try:
-        conn.row_factory = aiosqlite.Row
-        if url.path is not None:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable against process crashes in WAL mode (power loss may drop the tail).
-            await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        version = await apply_migrations(conn, migrations_dir)
-        worker = await open_quota_worker(url.path, migrations_dir=migrations_dir)
-    except BaseException:
-        await conn.close()
-        raise
-    log.info("database open (schema version %d)", version)
-    return SQLiteDatabase(conn, version, worker)
