@@ -1,9 +1,8 @@
 """The gallery gets each delivered result exactly once, even when the bot dies while posting it.
 
-After the engine helper's listener dispatch is merged, the gallery runs after the ``delivered``
-write and a crash re-runs it from ``list_followups``; until then it runs at the end of the
-delivery (a temporary adapter in ``bot.app.client``) and a crash re-runs the delivery. Either
-way the post must be found — by its nonce, or in the gallery's history past the nonce window.
+The gallery is an engine listener: it runs after the ``delivered`` write, and a crash before
+it finished re-runs it from ``list_followups`` on the next start. Either way the post must be
+found — by its nonce within Discord's nonce window, or in the gallery's history past it.
 """
 
 from __future__ import annotations

@@ -117,6 +117,9 @@ async def test_gallery_gets_every_finished_result(carol: Member, atelier: Atelie
     )
     posted = ev.message
     assert posted is not None and posted.attachments
+    # Once the engine has nothing left to do, the gallery holds that one post and no other.
+    await asyncio.wait_for(atelier.bot.engine.wait_idle(), 15)
+    assert [m.id for m in atelier.discord.channel_messages(gallery)] == [posted.id]
     assert posted.attachments[0].data.startswith(b"\x89PNG")
     assert mentions_nothing(posted.allowed_mentions)
     assert "a gallery fox" in text_of(posted)

@@ -11,7 +11,7 @@ from bot.generation.plan import DeclaredImage
 from bot.guild_settings.blocklist import find_blocked
 from bot.images import MaskRegion
 from bot.messages import say
-from bot.policy import GuildDefaults, RequestContext
+from bot.policy import GuildDefaults, PermissivePolicy, RequestContext
 from bot.refusal import Refusal
 from bot.toapis.models import GenerationRequest
 
@@ -93,3 +93,39 @@ async def test_an_invalid_request_is_a_refusal_from_the_catalog(tmp_path: Path) 
     service, _ = _service(tmp_path, [])
     with pytest.raises(Refusal, match="you asked for 5"):
         await service.plan(CTX, Options(prompt="x", count=5))
+
+
+class _LowDefaults:
+    """A server whose defaults are 4K, low quality, at most two images; refuses 'forbidden'."""
+
+    async def check(self, ctx: RequestContext, request: GenerationRequest) -> None:
+        if "forbidden" in request.prompt:
+            raise Refusal("Not here.")
+
+    async def defaults(self, guild_id: int | None) -> GuildDefaults:
+        return GuildDefaults(
+            model="gpt-image-1.5-official", size="1:1", resolution="4k", quality="low", max_count=2
+        )
+
+
+async def test_plan_applies_the_server_defaults_and_asks_the_policy(tmp_path: Path) -> None:
+    service = GenerationService(FakeSubmit(), FakeExtras(), _LowDefaults(), data_dir=tmp_path)  # type: ignore[arg-type]
+    plan = await service.plan(CTX, Options(prompt="  a cat  "))
+    # A 4K default that the default size cannot take is lowered to 2K quietly.
+    assert plan.request.resolution == "2k" and plan.request.quality == "low"
+    assert plan.request.prompt == "a cat" and plan.request.image_urls is None
+    wide = await service.plan(CTX, Options(prompt="a cat", size="16:9"))
+    assert wide.request.resolution == "4k"
+    with pytest.raises(Refusal, match="you asked for 3"):
+        await service.plan(CTX, Options(prompt="a cat", count=3))
+    with pytest.raises(Refusal, match="Not here"):
+        await service.plan(CTX, Options(prompt="forbidden fruit"))
+    four_o = await service.plan(CTX, Options(prompt="a cat", model="gpt-4o-image"))
+    assert four_o.request.resolution is None and four_o.request.quality is None
+
+
+async def test_the_permissive_policy_allows_everything_with_the_operator_defaults() -> None:
+    defaults = GuildDefaults("gpt-image-1.5-official", "1:1", "1k", "medium", 4)
+    policy = PermissivePolicy(defaults)
+    await policy.check(RequestContext(None, None, 1), GenerationRequest(model="m", prompt="p"))
+    assert await policy.defaults(123) is defaults

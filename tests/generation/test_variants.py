@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.generation import options_of, upscale_options
+from bot.generation import nearest_size, options_of, upscale_options
 from bot.jobs.records import Job, decode_request
 from bot.jobs.states import ChargeState, JobState
 from bot.refusal import Refusal
@@ -49,3 +49,22 @@ def test_upscale_of_a_4k_image_is_refused_with_a_reason() -> None:
     with pytest.raises(Refusal, match="already at 4K"):
         upscale_options(top, 3840, 2160)
     assert replace(top, id=8).request.resolution == "4k"
+
+
+def test_nearest_size_picks_the_closest_ratio_the_model_takes() -> None:
+    sizes = ("1:1", "3:2", "2:3", "16:9", "9:16", "21:9")
+    assert nearest_size(1920, 1080, sizes) == "16:9"
+    assert nearest_size(1000, 1010, sizes) == "1:1"
+    assert nearest_size(640, 960, sizes) == "2:3"
+
+
+def test_upscale_of_a_4o_image_moves_to_a_model_that_takes_resolutions() -> None:
+    square = _job('{"model": "gpt-4o-image", "prompt": "p", "size": "1:1", "n": 2}')
+    up = upscale_options(square, 1024, 1024)
+    assert (up.model, up.size, up.resolution, up.quality, up.count) == (
+        "gpt-image-1.5-official",
+        "1:1",
+        "2k",
+        None,
+        1,
+    )
