@@ -30,8 +30,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app.store import JobDiscordInfo
 from bot.generation import DeclaredImage, GenerationService, Options
+from bot.generation.store import JobDiscordInfo
 from bot.images import MaskRegion
 from bot.jobs.records import Job, NewJob
 from bot.jobs.states import ChargeState, JobState

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.discord_target import point_discord_at
 
 if TYPE_CHECKING:
-    from bot.services import Services
+    from bot.app.services import Services
 
 log = logging.getLogger("bot")
 
@@ -71,7 +71,7 @@ def run_bot(settings: Settings, *, sync_only: bool = False) -> int:
 
 
 async def _main(settings: Settings, *, sync_only: bool) -> int:
-    from bot.services import build_services
+    from bot.app.services import build_services
 
     try:
         async with build_services(settings) as services:

@@ -1,6 +1,6 @@
 """The gateway bot: slash commands, result buttons, command sync; services come built.
 
-``AtelierBot(settings, services)`` receives what ``bot.services.build_services`` opened (the
+``AtelierBot(settings, services)`` receives what ``bot.app.services.build_services`` opened (the
 database, the engine, the generation service, delivery...); ``setup_hook`` only registers the
 button items, loads ``EXTENSIONS``, syncs the commands and starts the engine. Cogs reach the
 services through ``bot.services`` (and the read-only shortcuts ``bot.db``, ``bot.engine``,
@@ -21,13 +21,13 @@ from discord.ext import commands
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import AttachmentDownloader, GenerationFlow
+from bot.app.services import Services
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock
 from bot.config import Settings
 from bot.generation import GenerationService
 from bot.jobs.engine import Engine
 from bot.moderation import Moderation
-from bot.services import Services
 from bot.storage import Database
 
 log = logging.getLogger(__name__)

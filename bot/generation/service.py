@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app.store import JobDiscordInfo, JobDiscordStore
 from bot.clock import Clock, SystemClock
 from bot.generation import references
 from bot.generation.plan import (
@@ -29,6 +28,7 @@ from bot.generation.plan import (
     resolve_request,
 )
 from bot.generation.references import REFERENCE_KEEP_SECONDS, Checked
+from bot.generation.store import JobDiscordInfo, JobDiscordStore
 from bot.images import MaskRegion
 from bot.jobs.records import Job, NewJob, ReferenceImage
 from bot.messages import say

@@ -1,20 +1,33 @@
 """The open database: every domain's store in one place; backends (SQLite today) build it.
 
 The store protocols live beside their domains (``bot.jobs.store``, ``bot.quota.store``,
-``bot.guild_settings.store``, ``bot.audit.store``, ``bot.app.store``); storage implements them and imports no rules.
+``bot.guild_settings.store``, ``bot.audit.store``, ``bot.generation.store``); storage implements
+them and imports no rules. ``MetaStore`` (small named values) is storage's own.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from bot.app.store import JobDiscordStore, MetaStore
 from bot.audit.store import AuditStore
+from bot.generation.store import JobDiscordStore
 from bot.guild_settings.store import GuildSettingsStore
 from bot.jobs.store import DurationStatsStore, JobStore, UploadCacheStore
 from bot.quota.store import QuotaStore
 
-__all__ = ["Database"]
+__all__ = ["Database", "MetaStore"]
+
+
+class MetaStore(Protocol):
+    """Small named text values (e.g. the hash of the last synced command tree)."""
+
+    async def get(self, key: str) -> str | None:
+        """Return the value, or None if it was never set."""
+        ...
+
+    async def set(self, key: str, value: str, *, now: float) -> None:
+        """Set (insert or replace) the value."""
+        ...
 
 
 class Database(Protocol):

@@ -28,10 +28,10 @@ import pytest_asyncio
 from PIL import Image
 
 from bot.app.client import AtelierBot, create_bot
+from bot.app.services import build_services
 from bot.clock import ManualClock
 from bot.config import Settings, load_settings
 from bot.jobs.records import Job
-from bot.services import build_services
 from tests.fakes.discord import FakeDiscord, Guild, InteractionRecord, Member, Message
 from tests.fakes.discord.model import MANAGE_MESSAGES
 from tests.fakes.discord.plugin import BotProcess, BotRunner

@@ -9,8 +9,8 @@ import aiohttp
 import discord
 import pytest
 
-import bot.services
-from bot.services import build_services
+import bot.app.services
+from bot.app.services import build_services
 from tests.app.plugin import atelier_env, atelier_settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.toapis import FakeToAPIs
@@ -57,7 +57,7 @@ async def test_a_refused_login_closes_what_was_already_open(
         sessions.append(session)
         return session
 
-    monkeypatch.setattr(bot.services.aiohttp, "ClientSession", recording_session)
+    monkeypatch.setattr(bot.app.services.aiohttp, "ClientSession", recording_session)
     with pytest.raises(discord.LoginFailure):
         async with build_services(settings):
             raise AssertionError("services built with a wrong token")

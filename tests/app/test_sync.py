@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.app.client import SYNC_HASH_KEY, AtelierBot, AutoShardedAtelierBot, create_bot
-from bot.services import build_services
+from bot.app.services import build_services
 from tests.app.plugin import Atelier, atelier_env, atelier_settings
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.plugin import REPO_ROOT

@@ -24,8 +24,8 @@ from bot.app.delivery.transport import (
     meaning,
     nonce_for,
 )
-from bot.app.store import JobDiscordInfo
 from bot.clock import ManualClock
+from bot.generation.store import JobDiscordInfo
 from bot.jobs.hooks import DeliveryFailed
 from bot.jobs.records import Job, decode_request
 from bot.jobs.states import ChargeState, JobState

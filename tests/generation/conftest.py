@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.app.store import JobDiscordInfo
 from bot.generation import GenerationService
+from bot.generation.store import JobDiscordInfo
 from bot.jobs.records import Job, NewJob
 from bot.jobs.states import ChargeState, JobState
 from bot.policy import GuildDefaults, PermissivePolicy

@@ -52,9 +52,9 @@ from bot.app.delivery.transport import (
     nonce_for,
     result_stem,
 )
-from bot.app.store import JobDiscordInfo, JobDiscordStore
 from bot.app.views import failure_view, result_view
 from bot.clock import Clock, SystemClock
+from bot.generation.store import JobDiscordInfo, JobDiscordStore
 from bot.images import FittedImage, ImageProblem, fit_for_upload
 from bot.jobs.hooks import DeliveryFailed
 from bot.jobs.records import Job

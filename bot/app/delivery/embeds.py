@@ -19,7 +19,7 @@ from bot.app.render import (
     state_label,
     truncate,
 )
-from bot.app.store import JobDiscordInfo
+from bot.generation.store import JobDiscordInfo
 from bot.images import FittedImage
 from bot.jobs.records import Job
 from bot.jobs.states import JobState

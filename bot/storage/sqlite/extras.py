@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.app.store import JobDiscordInfo
+from bot.generation.store import JobDiscordInfo
 from bot.storage.sqlite.connection import SQLiteConnection
 
 __all__ = ["SQLiteJobDiscord", "SQLiteMeta", "SQLiteUploadCache"]

@@ -1,11 +1,13 @@
-"""The ports the Discord layer needs from storage: per-job extras and named values."""
+"""The port the generation path needs from storage: what it records about a job for the
+front end that asked (the command, who asked, the upload limit, the job a button started from).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["JobDiscordInfo", "JobDiscordStore", "MetaStore"]
+__all__ = ["JobDiscordInfo", "JobDiscordStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,18 +19,6 @@ class JobDiscordInfo:
     requester_name: str = ""
     filesize_limit: int | None = None  # the interaction's attachment size limit, in bytes
     parent_job_id: int | None = None  # the job whose result button started this one
-
-
-class MetaStore(Protocol):
-    """Small named text values (e.g. the hash of the last synced command tree)."""
-
-    async def get(self, key: str) -> str | None:
-        """Return the value, or None if it was never set."""
-        ...
-
-    async def set(self, key: str, value: str, *, now: float) -> None:
-        """Set (insert or replace) the value."""
-        ...
 
 
 class JobDiscordStore(Protocol):
