@@ -301,6 +301,21 @@ TEXT.update(
         "app.label_image_n": "Image {n}",
         "app.label_image": "The image",
         "app.label_mask": "The mask",
+        # the buttons under a result (bot/app/views.py)
+        "app.button.reroll": "Re-roll",
+        "app.button.delete": "Delete",
+        "app.button.vary": "Vary {n}",
+        "app.button.upscale": "Upscale {n}",
+        # Discord's permission names as members see them in the server settings
+        # (bot/app/errors.py); several are joined pairwise with app.permissions_and
+        "app.permission.manage_guild": "Manage Server",
+        "app.permission.manage_messages": "Manage Messages",
+        "app.permission.manage_channels": "Manage Channels",
+        "app.permission.view_channel": "View Channel",
+        "app.permission.send_messages": "Send Messages",
+        "app.permission.embed_links": "Embed Links",
+        "app.permission.attach_files": "Attach Files",
+        "app.permissions_and": "{first} and {second}",
         # /jobs (cogs/jobs.py)
         "jobs.none": "You have no unfinished jobs.",
         "jobs.title": "Your unfinished jobs",
@@ -308,7 +323,13 @@ TEXT.update(
         "jobs.footer": "Cancel one with /jobs cancel job:<number>",
         "jobs.more": "…and more: the oldest are shown first.",
         "jobs.finished": "finished",
-        "jobs.position": " · position {position} of {total}",
+        # one job of /jobs list: {bar} is the progress bar, {prompt} the start of the prompt
+        "jobs.line": "**#{job}** {state}\n{bar} — {prompt}",
+        "jobs.line_queued": (
+            "**#{job}** {state} · position {position} of {total}\n{bar} — {prompt}"
+        ),
+        # one choice of the /jobs cancel autocomplete
+        "jobs.choice": "#{job} {state} — {prompt}",
         "jobs.unknown": "There is no job #{job} in this server.",
         "jobs.not_yours": (
             "You can cancel only your own jobs (members with Manage Messages can cancel any)."
