@@ -301,6 +301,21 @@ TEXT.update(
         "app.label_image_n": "Image {n}",
         "app.label_image": "The image",
         "app.label_mask": "The mask",
+        # the buttons under a result (bot/app/views.py)
+        "app.button.reroll": "Re-roll",
+        "app.button.delete": "Delete",
+        "app.button.vary": "Vary {n}",
+        "app.button.upscale": "Upscale {n}",
+        # Discord's permission names as members see them in the server settings
+        # (bot/app/errors.py); several are joined pairwise with app.permissions_and
+        "app.permission.manage_guild": "Manage Server",
+        "app.permission.manage_messages": "Manage Messages",
+        "app.permission.manage_channels": "Manage Channels",
+        "app.permission.view_channel": "View Channel",
+        "app.permission.send_messages": "Send Messages",
+        "app.permission.embed_links": "Embed Links",
+        "app.permission.attach_files": "Attach Files",
+        "app.permissions_and": "{first} and {second}",
         # /jobs (cogs/jobs.py)
         "jobs.none": "You have no unfinished jobs.",
         "jobs.title": "Your unfinished jobs",
@@ -308,7 +323,13 @@ TEXT.update(
         "jobs.footer": "Cancel one with /jobs cancel job:<number>",
         "jobs.more": "…and more: the oldest are shown first.",
         "jobs.finished": "finished",
-        "jobs.position": " · position {position} of {total}",
+        # one job of /jobs list: {bar} is the progress bar, {prompt} the start of the prompt
+        "jobs.line": "**#{job}** {state}\n{bar} — {prompt}",
+        "jobs.line_queued": (
+            "**#{job}** {state} · position {position} of {total}\n{bar} — {prompt}"
+        ),
+        # one choice of the /jobs cancel autocomplete
+        "jobs.choice": "#{job} {state} — {prompt}",
         "jobs.unknown": "There is no job #{job} in this server.",
         "jobs.not_yours": (
             "You can cancel only your own jobs (members with Manage Messages can cancel any)."
@@ -316,6 +337,135 @@ TEXT.update(
         "jobs.cancelled": "Cancelled job #{job}. Nothing was charged.",
         "jobs.too_late": "Job #{job} is being posted right now; it can no longer be cancelled.",
         "jobs.already_ended": "Job #{job} has already ended ({state}).",
+    }
+)
+
+
+# -- /quota replies (cogs/quota.py) ----------------------------------------------------------
+# Numbers arrive as ints and are formatted here (``{n:,}``); ``{when}`` is a Discord timestamp.
+TEXT.update(
+    {
+        # /quota me
+        "quota.me.title": "Your image credits",
+        "quota.me.you_today": "You, today",
+        "quota.me.this_server": "This server",
+        "quota.me.no_server_limit": "No server-wide limit.",
+        "quota.me.costs": "What requests cost (credits per image)",
+        "quota.me.footer": "Failed, cancelled or undelivered requests cost nothing.",
+        "quota.me.unlimited_exempt": (
+            "No daily limit (moderator exemption). Used today: {used:,} credits."
+        ),
+        "quota.me.unlimited": "No daily limit for you. Used today: {used:,} credits.",
+        "quota.me.left": ("**{left:,}** of {cap:,} credits left ({source}); resets {when}."),
+        "quota.me.granted": "Plus **{granted:,}** granted credits (used once).",
+        "quota.me.spendable": "You can spend {spendable:,} right now (the server pool is lower).",
+        "quota.me.pool_today": "Today: {left:,} of {limit:,} credits left; resets {when}.",
+        "quota.me.pool_month": "This month: {left:,} of {limit:,} credits left; resets {when}.",
+        # a stored limit: a number, unlimited (quota.unlimited), or the default in force
+        "quota.stored.default": "default ({value})",
+        # /quota server
+        "quota.server.updated": "Quota settings updated.",
+        "quota.server.unchanged": "Quota settings (unchanged):",
+        "quota.server.daily_pool": "Daily pool: {value}",
+        "quota.server.monthly_pool": "Monthly pool: {value}",
+        "quota.server.member_daily": "Member daily cap: {value}",
+        "quota.server.exempt_yes": "Moderators exempt: yes",
+        "quota.server.exempt_no": "Moderators exempt: no",
+        "quota.server.timezone": "Time zone: {zone}",
+        "quota.server.role_caps": "Role caps: {caps}",
+        "quota.server.member_caps": "Member caps: {caps}",
+        # /quota member and /quota role
+        "quota.cap.none": "none",
+        "quota.cap.none_member": "none (roles and server default apply)",
+        "quota.member.changed": "Daily cap of {member}: {before} → {after}.",
+        "quota.role.changed": "Daily cap of {role}: {before} → {after}.",
+        "quota.role.everyone": "@everyone's cap is the server's default member cap: {value}.",
+        # /quota grant and /quota reset
+        "quota.grant.done": (
+            "{member} now has {balance:,} granted credits, spent after their daily cap."
+        ),
+        "quota.reset.member": "Reset {member}'s usage today: {forgiven:,} credits forgiven.",
+        "quota.reset.everyone": (
+            "Reset the server pool (today and this month) and everyone's usage today: "
+            "{forgiven:,} credits forgiven."
+        ),
+        # /quota usage
+        "quota.usage.chart_title_one": "Credits per day, last {days} day",
+        "quota.usage.chart_title_other": "Credits per day, last {days} days",
+        "quota.usage.title_one": "Usage, last {days} day",
+        "quota.usage.title_other": "Usage, last {days} days",
+        "quota.usage.summary": (
+            "**{total:,}** credits spent; {in_flight:,} reserved by unfinished jobs."
+        ),
+        "quota.usage.busiest": "Busiest day",
+        "quota.usage.busiest_value": "{day}: {credits:,}",
+        "quota.usage.top_members": "Top members",
+        "quota.usage.by_model": "By model",
+    }
+)
+
+# -- /settings replies (cogs/settings.py) ----------------------------------------------------
+TEXT.update(
+    {
+        # /settings channels
+        "settings.channels.added": (
+            "{channel} is now an art channel. Images can be made in {channels}."
+        ),
+        "settings.channels.already": (
+            "{channel} was already an art channel. Images can be made in {channels}."
+        ),
+        "settings.channels.removed": (
+            "{channel} is no longer an art channel. Images can be made in {channels}."
+        ),
+        "settings.channels.removed_last": (
+            "{channel} is no longer an art channel. No art channels are left: images can be "
+            "made in every channel."
+        ),
+        "settings.channels.not_art": (
+            "{channel} was not an art channel. Images can be made in {channels}."
+        ),
+        "settings.channels.not_art_none": (
+            "{channel} was not an art channel. No art channels are left: images can be made "
+            "in every channel."
+        ),
+        "settings.channels.none": "No art channels: images can be made in every channel.",
+        "settings.channels.only": "Images can be made only in {channels}.",
+        # /settings gallery
+        "settings.gallery.off": "The gallery is off.",
+        "settings.gallery.off_was": "The gallery is off. (It was {channel}.)",
+        "settings.gallery.on": "Every finished image is now also posted to {channel}.",
+        # /settings defaults: {model_stored} etc. is a value or settings.bot_default
+        "settings.bot_default": "bot default",
+        "settings.defaults.na": "n/a",
+        "settings.defaults.na_resolution": "N/A",
+        "settings.defaults.done": (
+            "Defaults for requests that leave them out:\n"
+            "Model: {model_stored} → {model}\n"
+            "Quality: {quality_stored} → {quality}\n"
+            "Resolution: {resolution_stored} → {resolution}"
+        ),
+        # /settings limits
+        "settings.limits.server": (
+            "Limits per request:\nImages: at most {count}\nResolution: up to {resolution}"
+        ),
+        "settings.limits.bot": (
+            "Limits per request:\nImages: at most {count} (the bot limit)\n"
+            "Resolution: up to {resolution}"
+        ),
+        # /settings blocklist
+        "settings.blocklist.added": "Blocked “{term}”.",
+        "settings.blocklist.already": "“{term}” was already blocked.",
+        "settings.blocklist.removed": "“{term}” is no longer blocked.",
+        "settings.blocklist.not_blocked": "“{term}” was not blocked.",
+        "settings.blocklist.empty": "Nothing is blocked.",
+        "settings.blocklist.term": "“{term}”",
+        "settings.blocklist.list": "Blocked ({count}): {terms}",
+        # /settings audit: one line per change; {subject} is empty or starts with a space
+        "settings.audit.none": "No moderator changes yet.",
+        "settings.audit.title": "Moderator changes",
+        "settings.audit.line": "{when} {actor} {action}{subject}: {before} → {after}",
+        "settings.audit.yes": "yes",
+        "settings.audit.no": "no",
     }
 )
 

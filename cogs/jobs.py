@@ -59,11 +59,17 @@ class Jobs(commands.GroupCog, group_name="jobs", group_description="Your unfinis
         lines = []
         for job in mine[:LIST_LIMIT]:
             place = await self.bot.db.jobs.queue_position(job.id, WAITING)
-            where = say("jobs.position", position=place[0], total=place[1]) if place else ""
             percent = job.progress if job.progress is not None else (0 if place else None)
+            shown = {
+                "job": job.id,
+                "state": state_label(job.state),
+                "bar": progress_bar(percent, 12),
+                "prompt": truncate(_prompt(job), 80),
+            }
             lines.append(
-                f"**#{job.id}** {state_label(job.state)}{where}\n{progress_bar(percent, 12)} — "
-                f"{truncate(_prompt(job), 80)}"
+                say("jobs.line_queued", position=place[0], total=place[1], **shown)
+                if place
+                else say("jobs.line", **shown)
             )
         if len(mine) > LIST_LIMIT:
             lines.append(say("jobs.more"))
@@ -118,7 +124,10 @@ class Jobs(commands.GroupCog, group_name="jobs", group_description="Your unfinis
         for job in active:
             if typed and not str(job.id).startswith(typed):
                 continue
-            name = truncate(f"#{job.id} {state_label(job.state)} — {_prompt(job)}", 100)
+            name = truncate(
+                say("jobs.choice", job=job.id, state=state_label(job.state), prompt=_prompt(job)),
+                100,
+            )
             choices.append(app_commands.Choice(name=name, value=job.id))
         return choices[:CHOICES_LIMIT]
 

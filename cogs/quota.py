@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.messages import say
 from bot.quota.chart import render_usage_chart
 from bot.quota.records import UNLIMITED, GuildQuotaRow
 from bot.quota.service import MemberRef, QuotaService, QuotaStatus, day_label
@@ -28,13 +29,18 @@ Limit = app_commands.Range[str, 1, 20]
 
 
 def _limit(value: int | None) -> str:
-    return "unlimited" if value is None else f"{value:,}"
+    return say("quota.unlimited") if value is None else f"{value:,}"
 
 
 def _stored(value: int | None, default: int | None) -> str:
     if value is None:
-        return f"default ({_limit(default)})"
-    return "unlimited" if value == UNLIMITED else f"{value:,}"
+        return say("quota.stored.default", value=_limit(default))
+    return say("quota.unlimited") if value == UNLIMITED else f"{value:,}"
+
+
+def _cap(value: int | None, none_key: str = "quota.cap.none") -> str:
+    """A member's or role's own cap: the stored value, or ``none_key`` when it has none."""
+    return say(none_key) if value is None else _stored(value, None)
 
 
 def _when(ts: float) -> str:
@@ -78,42 +84,45 @@ class Quota(
     @app_commands.guild_only()
     async def me(self, interaction: discord.Interaction[Any]) -> None:
         status = await self.quotas.status(member_ref(interaction))
-        embed = discord.Embed(title="Your image credits")
-        embed.add_field(name="You, today", value=self._mine(status), inline=False)
+        embed = discord.Embed(title=say("quota.me.title"))
+        embed.add_field(name=say("quota.me.you_today"), value=self._mine(status), inline=False)
         embed.add_field(
-            name="This server", value=self._pool(status) or "No server-wide limit.", inline=False
+            name=say("quota.me.this_server"),
+            value=self._pool(status) or say("quota.me.no_server_limit"),
+            inline=False,
         )
         embed.add_field(
-            name="What requests cost (credits per image)",
+            name=say("quota.me.costs"),
             value="\n".join(self.quotas.credits.lines())[:1024],
             inline=False,
         )
-        embed.set_footer(text="Failed, cancelled or undelivered requests cost nothing.")
+        embed.set_footer(text=say("quota.me.footer"))
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
     @staticmethod
     def _mine(status: QuotaStatus) -> str:
         limits, usage = status.limits, status.usage
         if limits.member_daily is None:
-            head = (
-                "No daily limit (moderator exemption)."
-                if limits.exempt
-                else "No daily limit for you."
-            )
-            lines = [f"{head} Used today: {usage.member_day:,} credits."]
+            key = "quota.me.unlimited_exempt" if limits.exempt else "quota.me.unlimited"
+            lines = [say(key, used=usage.member_day)]
         else:
             lines = [
-                f"**{status.member_left:,}** of {limits.member_daily:,} credits left "
-                f"({limits.source}); resets {_when(status.windows.day_resets_at)}."
+                say(
+                    "quota.me.left",
+                    left=status.member_left,
+                    cap=limits.member_daily,
+                    source=limits.source,
+                    when=_when(status.windows.day_resets_at),
+                )
             ]
         if usage.grant_balance:
-            lines.append(f"Plus **{usage.grant_balance:,}** granted credits (used once).")
+            lines.append(say("quota.me.granted", granted=usage.grant_balance))
         spendable = status.spendable
         if spendable is not None and (
             status.limits.member_daily is None
             or spendable < (status.member_left or 0) + usage.grant_balance
         ):
-            lines.append(f"You can spend {spendable:,} right now (the server pool is lower).")
+            lines.append(say("quota.me.spendable", spendable=spendable))
         return "\n".join(lines)
 
     @staticmethod
@@ -121,13 +130,21 @@ class Quota(
         lines = []
         if status.limits.pool_daily is not None:
             lines.append(
-                f"Today: {status.pool_day_left:,} of {status.limits.pool_daily:,} credits left; "
-                f"resets {_when(status.windows.day_resets_at)}."
+                say(
+                    "quota.me.pool_today",
+                    left=status.pool_day_left,
+                    limit=status.limits.pool_daily,
+                    when=_when(status.windows.day_resets_at),
+                )
             )
         if status.limits.pool_monthly is not None:
             lines.append(
-                f"This month: {status.pool_month_left:,} of {status.limits.pool_monthly:,} "
-                f"credits left; resets {_when(status.windows.month_resets_at)}."
+                say(
+                    "quota.me.pool_month",
+                    left=status.pool_month_left,
+                    limit=status.limits.pool_monthly,
+                    when=_when(status.windows.month_resets_at),
+                )
             )
         return "\n".join(lines)
 
@@ -137,11 +154,13 @@ class Quota(
         d = self.quotas.defaults
         return "\n".join(
             [
-                f"Daily pool: {_stored(row.pool_daily, d.pool_daily)}",
-                f"Monthly pool: {_stored(row.pool_monthly, d.pool_monthly)}",
-                f"Member daily cap: {_stored(row.member_daily, d.member_daily)}",
-                f"Moderators exempt: {'yes' if row.exempt_moderators else 'no'}",
-                f"Time zone: {row.timezone or 'UTC'}",
+                say("quota.server.daily_pool", value=_stored(row.pool_daily, d.pool_daily)),
+                say("quota.server.monthly_pool", value=_stored(row.pool_monthly, d.pool_monthly)),
+                say("quota.server.member_daily", value=_stored(row.member_daily, d.member_daily)),
+                say(
+                    "quota.server.exempt_yes" if row.exempt_moderators else "quota.server.exempt_no"
+                ),
+                say("quota.server.timezone", zone=row.timezone or "UTC"),
             ]
         )
 
@@ -176,15 +195,15 @@ class Quota(
             timezone=timezone,
             exempt_moderators=exempt_moderators,
         )
-        head = "Quota settings updated." if before != after else "Quota settings (unchanged):"
+        head = say("quota.server.updated" if before != after else "quota.server.unchanged")
         _, roles, members = await self.quotas.overview(interaction.guild_id)
         lines = [head, self._describe(after)]
         if roles:
             shown = ", ".join(f"<@&{r}> {_stored(d, None)}" for r, d in sorted(roles.items()))
-            lines.append(f"Role caps: {shown}")
+            lines.append(say("quota.server.role_caps", caps=shown))
         if members:
             shown = ", ".join(f"<@{m}> {_stored(d, None)}" for m, d in sorted(members.items()))
-            lines.append(f"Member caps: {shown}")
+            lines.append(say("quota.server.member_caps", caps=shown))
         await self._say(interaction, "\n".join(lines))
 
     @app_commands.command(name="member", description="Moderators: one member's own daily cap")
@@ -202,8 +221,12 @@ class Quota(
         )
         await self._say(
             interaction,
-            f"Daily cap of {member.mention}: {_stored(before, None) if before is not None else 'none'}"
-            f" → {_stored(after, None) if after is not None else 'none (roles and server default apply)'}.",
+            say(
+                "quota.member.changed",
+                member=member.mention,
+                before=_cap(before),
+                after=_cap(after, "quota.cap.none_member"),
+            ),
         )
 
     @app_commands.command(name="role", description="Moderators: the daily cap of a role's members")
@@ -227,8 +250,10 @@ class Quota(
             )
             await self._say(
                 interaction,
-                "@everyone's cap is the server's default member cap: "
-                f"{_stored(row.member_daily, self.quotas.defaults.member_daily)}.",
+                say(
+                    "quota.role.everyone",
+                    value=_stored(row.member_daily, self.quotas.defaults.member_daily),
+                ),
             )
             return
         before, after = await self.quotas.set_role_cap(
@@ -236,8 +261,7 @@ class Quota(
         )
         await self._say(
             interaction,
-            f"Daily cap of {role.mention}: {_stored(before, None) if before is not None else 'none'}"
-            f" → {_stored(after, None) if after is not None else 'none'}.",
+            say("quota.role.changed", role=role.mention, before=_cap(before), after=_cap(after)),
         )
 
     @app_commands.command(name="grant", description="Moderators: give a member extra credits once")
@@ -258,7 +282,7 @@ class Quota(
         )
         await self._say(
             interaction,
-            f"{member.mention} now has {balance:,} granted credits, spent after their daily cap.",
+            say("quota.grant.done", member=member.mention, balance=balance),
         )
 
     @app_commands.command(
@@ -276,12 +300,12 @@ class Quota(
         forgiven = await self.quotas.reset(
             interaction.guild_id, member.id if member else None, interaction.user.id
         )
-        who = (
-            f"{member.mention}'s usage today"
+        text = (
+            say("quota.reset.member", member=member.mention, forgiven=forgiven)
             if member
-            else "the server pool (today and this month) and everyone's usage today"
+            else say("quota.reset.everyone", forgiven=forgiven)
         )
-        await self._say(interaction, f"Reset {who}: {forgiven:,} credits forgiven.")
+        await self._say(interaction, text)
 
     @app_commands.command(name="usage", description="Moderators: credits spent, with a chart")
     @app_commands.guild_only()
@@ -303,26 +327,35 @@ class Quota(
         png = await asyncio.to_thread(
             render_usage_chart,
             report,
-            title=f"Credits per day, last {days} day{'s' if days != 1 else ''}",
+            title=say(
+                "quota.usage.chart_title_one" if days == 1 else "quota.usage.chart_title_other",
+                days=days,
+            ),
             names=names,
         )
         embed = discord.Embed(
-            title=f"Usage, last {days} day{'s' if days != 1 else ''}",
-            description=f"**{report.total:,}** credits spent; {report.in_flight:,} reserved by "
-            "unfinished jobs.",
+            title=say(
+                "quota.usage.title_one" if days == 1 else "quota.usage.title_other", days=days
+            ),
+            description=say("quota.usage.summary", total=report.total, in_flight=report.in_flight),
         )
         busiest = max(report.days, key=lambda d: d[1], default=None)
         if busiest is not None and busiest[1]:
-            embed.add_field(name="Busiest day", value=f"{day_label(busiest[0])}: {busiest[1]:,}")
+            embed.add_field(
+                name=say("quota.usage.busiest"),
+                value=say(
+                    "quota.usage.busiest_value", day=day_label(busiest[0]), credits=busiest[1]
+                ),
+            )
         if report.top_members:
             embed.add_field(
-                name="Top members",
+                name=say("quota.usage.top_members"),
                 value="\n".join(f"<@{m}> {c:,}" for m, c in report.top_members),
                 inline=False,
             )
         if report.by_model:
             embed.add_field(
-                name="By model",
+                name=say("quota.usage.by_model"),
                 value="\n".join(f"{m}: {c:,}" for m, c in report.by_model),
                 inline=False,
             )

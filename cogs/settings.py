@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.guild_settings.policy import channel_list
 from bot.guild_settings.service import GuildSettingsService
+from bot.messages import say
 from bot.toapis.catalog import CATALOG
 
 if TYPE_CHECKING:
@@ -46,8 +47,8 @@ def _value(choice: Choice[str] | None) -> str | None:
     return None if choice is None else choice.value
 
 
-def _show(value: object, fallback: str = "bot default") -> str:
-    return fallback if value is None else str(value)
+def _show(value: object) -> str:
+    return say("settings.bot_default") if value is None else str(value)
 
 
 def _subject(action: str, subject: str | None) -> str:
@@ -66,9 +67,9 @@ def _audit_value(action: str, value: str | None) -> str:
     if action in ("settings.channels", "settings.gallery_channel_id") and value.isdigit():
         return f"<#{value}>"
     if action.startswith("quota.") and value == "-1":
-        return "unlimited"
+        return say("quota.unlimited")
     if value in ("true", "false"):
-        return "yes" if value == "true" else "no"
+        return say("settings.audit.yes" if value == "true" else "settings.audit.no")
     return value
 
 
@@ -110,12 +111,11 @@ class Settings(
         guild_id = server_id(interaction)
         added = await self.service.add_channel(guild_id, channel.id, interaction.user.id)
         row = await self.service.get(guild_id)
-        head = (
-            f"{channel.mention} is now an art channel."
-            if added
-            else (f"{channel.mention} was already an art channel.")
+        key = "settings.channels.added" if added else "settings.channels.already"
+        await self._say(
+            interaction,
+            say(key, channel=channel.mention, channels=channel_list(row.channels)),
         )
-        await self._say(interaction, f"{head} Images can be made in {channel_list(row.channels)}.")
 
     @channels.command(name="remove", description="Stop image generation in a channel")
     @app_commands.describe(channel="The channel")
@@ -126,17 +126,14 @@ class Settings(
         guild_id = server_id(interaction)
         removed = await self.service.remove_channel(guild_id, channel.id, interaction.user.id)
         row = await self.service.get(guild_id)
-        head = (
-            f"{channel.mention} is no longer an art channel."
-            if removed
-            else f"{channel.mention} was not an art channel."
+        if removed:
+            key = "settings.channels.removed" if row.channels else "settings.channels.removed_last"
+        else:
+            key = "settings.channels.not_art" if row.channels else "settings.channels.not_art_none"
+        await self._say(
+            interaction,
+            say(key, channel=channel.mention, channels=channel_list(row.channels)),
         )
-        where = (
-            f"Images can be made in {channel_list(row.channels)}."
-            if row.channels
-            else "No art channels are left: images can be made in every channel."
-        )
-        await self._say(interaction, f"{head} {where}")
 
     @channels.command(name="list", description="The art channels")
     @moderators_only
@@ -144,9 +141,11 @@ class Settings(
         guild_id = server_id(interaction)
         row = await self.service.get(guild_id)
         if not row.channels:
-            await self._say(interaction, "No art channels: images can be made in every channel.")
+            await self._say(interaction, say("settings.channels.none"))
             return
-        await self._say(interaction, f"Images can be made only in {channel_list(row.channels)}.")
+        await self._say(
+            interaction, say("settings.channels.only", channels=channel_list(row.channels))
+        )
 
     # -- gallery, defaults, limits ------------------------------------------------------------
 
@@ -163,9 +162,13 @@ class Settings(
             guild_id, channel.id if channel else None, interaction.user.id
         )
         if after is None:
-            text = "The gallery is off." + (f" (It was <#{before}>.)" if before else "")
+            text = (
+                say("settings.gallery.off_was", channel=f"<#{before}>")
+                if before
+                else say("settings.gallery.off")
+            )
         else:
-            text = f"Every finished image is now also posted to <#{after}>."
+            text = say("settings.gallery.on", channel=f"<#{after}>")
         await self._say(interaction, text)
 
     @app_commands.command(
@@ -196,10 +199,17 @@ class Settings(
         d = await self.service.defaults(guild_id)
         await self._say(
             interaction,
-            "Defaults for requests that leave them out:\n"
-            f"Model: {_show(row.default_model)} → {d.model}\n"
-            f"Quality: {_show(row.default_quality)} → {d.quality or 'n/a'}\n"
-            f"Resolution: {_show(row.default_resolution)} → {(d.resolution or 'n/a').upper()}",
+            say(
+                "settings.defaults.done",
+                model_stored=_show(row.default_model),
+                model=d.model,
+                quality_stored=_show(row.default_quality),
+                quality=d.quality or say("settings.defaults.na"),
+                resolution_stored=_show(row.default_resolution),
+                resolution=(
+                    d.resolution.upper() if d.resolution else say("settings.defaults.na_resolution")
+                ),
+            ),
         )
 
     @app_commands.command(
@@ -227,10 +237,11 @@ class Settings(
         ceiling = self.service.operator.max_count
         await self._say(
             interaction,
-            "Limits per request:\n"
-            f"Images: at most {row.max_count or ceiling}"
-            f"{'' if row.max_count else ' (the bot limit)'}\n"
-            f"Resolution: up to {(row.max_resolution or '4k').upper()}",
+            say(
+                "settings.limits.server" if row.max_count else "settings.limits.bot",
+                count=row.max_count or ceiling,
+                resolution=(row.max_resolution or "4k").upper(),
+            ),
         )
 
     # -- blocklist ----------------------------------------------------------------------------
@@ -243,7 +254,7 @@ class Settings(
         stored, added = await self.service.add_term(guild_id, term, interaction.user.id)
         await self._say(
             interaction,
-            f"Blocked “{stored}”." if added else f"“{stored}” was already blocked.",
+            say("settings.blocklist.added" if added else "settings.blocklist.already", term=stored),
         )
 
     @blocklist.command(name="remove", description="Allow a blocked word or phrase again")
@@ -254,7 +265,10 @@ class Settings(
         stored, removed = await self.service.remove_term(guild_id, term, interaction.user.id)
         await self._say(
             interaction,
-            f"“{stored}” is no longer blocked." if removed else f"“{stored}” was not blocked.",
+            say(
+                "settings.blocklist.removed" if removed else "settings.blocklist.not_blocked",
+                term=stored,
+            ),
         )
 
     @blocklist.command(name="list", description="The blocked words and phrases")
@@ -263,10 +277,12 @@ class Settings(
         guild_id = server_id(interaction)
         row = await self.service.get(guild_id)
         if not row.blocklist:
-            await self._say(interaction, "Nothing is blocked.")
+            await self._say(interaction, say("settings.blocklist.empty"))
             return
-        shown = ", ".join(f"“{t}”" for t in row.blocklist)
-        await self._say(interaction, f"Blocked ({len(row.blocklist)}): {shown}")
+        shown = ", ".join(say("settings.blocklist.term", term=t) for t in row.blocklist)
+        await self._say(
+            interaction, say("settings.blocklist.list", count=len(row.blocklist), terms=shown)
+        )
 
     # -- audit --------------------------------------------------------------------------------
 
@@ -276,15 +292,23 @@ class Settings(
         guild_id = server_id(interaction)
         entries = await self.bot.moderation.audit.recent(guild_id, limit=15)
         if not entries:
-            await self._say(interaction, "No moderator changes yet.")
+            await self._say(interaction, say("settings.audit.none"))
             return
         lines = [
-            f"<t:{int(e.at)}:f> <@{e.actor_id}> {e.action.split('.', 1)[-1].replace('_', ' ')}"
-            f"{_subject(e.action, e.subject)}: {_audit_value(e.action, e.before)} → "
-            f"{_audit_value(e.action, e.after)}"
+            say(
+                "settings.audit.line",
+                when=f"<t:{int(e.at)}:f>",
+                actor=f"<@{e.actor_id}>",
+                action=e.action.split(".", 1)[-1].replace("_", " "),
+                subject=_subject(e.action, e.subject),
+                before=_audit_value(e.action, e.before),
+                after=_audit_value(e.action, e.after),
+            )
             for e in entries
         ]
-        embed = discord.Embed(title="Moderator changes", description="\n".join(lines)[:4000])
+        embed = discord.Embed(
+            title=say("settings.audit.title"), description="\n".join(lines)[:4000]
+        )
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NONE)
 
 

@@ -23,23 +23,33 @@ __all__ = ["SHOWN", "AtelierTree", "friendly_message", "handle_error", "reply"]
 #: ``interaction.extras`` key set once the deferred public response shows something real.
 SHOWN = "atelier_response_shown"
 
-#: Discord's permission flag names as members see them in the server settings.
+#: Discord's permission flags → the message key of their name as members see it in the
+#: server settings (``app.permission.*``).
 _PERMISSION_NAMES = {
-    "manage_guild": "Manage Server",
-    "manage_messages": "Manage Messages",
-    "manage_channels": "Manage Channels",
-    "view_channel": "View Channel",
-    "read_messages": "View Channel",
-    "send_messages": "Send Messages",
-    "embed_links": "Embed Links",
-    "attach_files": "Attach Files",
+    "manage_guild": "app.permission.manage_guild",
+    "manage_messages": "app.permission.manage_messages",
+    "manage_channels": "app.permission.manage_channels",
+    "view_channel": "app.permission.view_channel",
+    "read_messages": "app.permission.view_channel",
+    "send_messages": "app.permission.send_messages",
+    "embed_links": "app.permission.embed_links",
+    "attach_files": "app.permission.attach_files",
 }
 
 
+def _permission_name(flag: str) -> str:
+    key = _PERMISSION_NAMES.get(flag)
+    # A flag without a catalog name: Discord's own flag, readable enough (never seen so far).
+    return say(key) if key else flag.replace("_", " ").title()
+
+
 def permission_names(flags: list[str]) -> str:
-    """``["manage_guild"]`` → ``"Manage Server"`` (several joined with "and")."""
-    names = [_PERMISSION_NAMES.get(f, f.replace("_", " ").title()) for f in flags]
-    return " and ".join(names)
+    """``["manage_guild"]`` → ``"Manage Server"`` (several joined with ``app.permissions_and``)."""
+    names = [_permission_name(f) for f in flags]
+    joined = names[0] if names else ""
+    for name in names[1:]:
+        joined = say("app.permissions_and", first=joined, second=name)
+    return joined
 
 
 def friendly_message(error: BaseException) -> str | None:

@@ -74,15 +74,15 @@ class JobButton(
     member who asked, or members with Manage Messages)."""
 
     LOOKS: ClassVar[dict[str, tuple[str, str, discord.ButtonStyle]]] = {
-        "reroll": ("Re-roll", "🎲", discord.ButtonStyle.primary),
-        "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+        "reroll": ("app.button.reroll", "🎲", discord.ButtonStyle.primary),
+        "delete": ("app.button.delete", "🗑️", discord.ButtonStyle.danger),
     }
 
     def __init__(self, action: str, job_id: int) -> None:
         label, emoji, style = self.LOOKS[action]
         super().__init__(
             discord.ui.Button(
-                label=label, emoji=emoji, style=style, custom_id=f"atelier:{action}:{job_id}"
+                label=say(label), emoji=emoji, style=style, custom_id=f"atelier:{action}:{job_id}"
             )
         )
         self.action = action
@@ -112,12 +112,13 @@ class ImageButton(
     """Act on one image of the result: Vary n (that image as the reference) or Upscale n
     (render it again at 2K, or 4K where its ratio allows)."""
 
-    LABELS: ClassVar[dict[str, str]] = {"vary": "Vary", "upscale": "Upscale"}
+    #: The label's message key (``{n}``: the image's number).
+    LABELS: ClassVar[dict[str, str]] = {"vary": "app.button.vary", "upscale": "app.button.upscale"}
 
     def __init__(self, action: str, job_id: int, index: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=f"{self.LABELS[action]} {index}",
+                label=say(self.LABELS[action], n=index),
                 style=discord.ButtonStyle.secondary,
                 custom_id=f"atelier:{action}:{job_id}:{index}",
             )
