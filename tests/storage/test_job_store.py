@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -19,7 +20,8 @@ from bot.jobs.states import (
     JobState,
     can_transition,
 )
-from bot.storage import Database, DurationStat, open_database
+from bot.storage import Database, DurationStat
+from tests.storage.backends import open_test_database
 
 REQUEST = json.dumps({"model": "gpt-image-1.5-official", "prompt": "x", "resolution": "2k"})
 
@@ -50,12 +52,9 @@ PATHS: dict[JobState, list[JobState]] = {
 
 
 @pytest_asyncio.fixture
-async def db() -> AsyncIterator[Database]:
-    database = await open_database("sqlite://:memory:")
-    try:
+async def db(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    async with open_test_database(backend, tmp_path) as database:
         yield database
-    finally:
-        await database.close()
 
 
 async def _job_in(db: Database, state: JobState) -> int:
