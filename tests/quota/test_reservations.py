@@ -388,3 +388,16 @@ async def test_in_memory_database_has_quotas_too(qclock: ManualClock) -> None:
             await service.reserve(await make_job(db))
     finally:
         await db.close()
+
+
+async def test_one_job_reserved_many_times_at_once_is_charged_once(
+    qdb: Database, quotas: QuotaService
+) -> None:
+    # Retries of one job racing each other (on PostgreSQL: over several pooled connections).
+    await quotas.configure_server(1, ADMIN, daily=100, member_daily="unlimited")
+    job = await make_job(qdb, member_id=5)
+    await asyncio.gather(*(quotas.reserve(job) for _ in range(30)))
+    charge = await qdb.quotas.get_charge(job.id)
+    assert charge is not None and charge.state == "reserved"
+    usage = (await quotas.status(MemberRef(1, 5))).usage
+    assert usage.pool_day == charge.credits and usage.member_day == charge.credits

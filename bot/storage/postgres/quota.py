@@ -3,9 +3,10 @@
 Several processes reserve against one server's budgets at once, so a reservation must read
 the usage and record its charge as if alone. It does so with row locks in a READ COMMITTED
 transaction: make sure the usage rows it will charge exist (``INSERT ... ON CONFLICT DO
-NOTHING``, zero credits), lock them with ``SELECT ... FOR UPDATE`` in primary-key order (the
-server pool's rows, member 0, before the member's), lock the member's grant row, then read the
-usage (the locked rows' latest committed values), let the planner decide and write.
+NOTHING``, zero credits, the first time a window is used), lock them with ``SELECT ... FOR
+UPDATE`` in primary-key order (the server pool's rows, member 0, before the member's), which
+also reads their latest committed credits; lock the member's grant row if it holds any; let
+the planner decide and write the charge, the usage and the grant in one statement.
 Reservations in one server queue on the pool rows and each runs once.
 
 Why not SERIALIZABLE with a retry loop: every reservation in a server touches the same pool
@@ -95,34 +96,59 @@ async def _grant_balance(q: Queries, guild_id: int, member_id: int) -> int:
 
 
 async def _lock_usage(
-    q: Queries, guild_id: int, member_id: int | None, day_key: str, month_key: str
-) -> None:
-    """Create (zero) and lock the pool's day and month rows and, given, the member's day row.
+    q: Queries,
+    guild_id: int,
+    member_id: int | None,
+    day_key: str,
+    month_key: str,
+    *,
+    job_id: int = 0,
+) -> tuple[dict[tuple[int, str], int], tuple[int, int | None]]:
+    """Lock the pool's day and month rows and, given, the member's day row; return credits.
 
-    Locked in primary-key order (member 0 first), the order every writer here uses.
+    Rows that do not exist yet are created with zero credits first. Locked in primary-key
+    order (member 0 first), the order every writer here uses. Returns a map of (member id,
+    period) to the credits held, read under the lock (the latest committed values), and, read
+    in the same statement (unlocked), the member's grant balance and ``job_id``'s existing
+    charge's ``from_grant`` (None if it has none).
     """
-    rows: list[tuple[int, str, str]] = [
+    wanted: list[tuple[int, str, str]] = [
         (POOL, "pool_day", day_key),
         (POOL, "pool_month", month_key),
     ]
     if member_id is not None:
-        rows.append((member_id, "day", day_key))
-    members = [r[0] for r in rows]
-    periods = [r[1] for r in rows]
-    keys = [r[2] for r in rows]
-    await q.execute(
-        "INSERT INTO quota_usage (guild_id, member_id, period, period_key, credits)"
-        " SELECT $1, m, p, k, 0 FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(m, p, k)"
-        " ORDER BY m, p, k ON CONFLICT DO NOTHING",
-        (guild_id, members, periods, keys),
+        wanted.append((member_id, "day", day_key))
+    params = (
+        guild_id,
+        [w[0] for w in wanted],
+        [w[1] for w in wanted],
+        [w[2] for w in wanted],
+        member_id if member_id is not None else POOL,
+        job_id,
     )
-    await q.fetchall(
-        "SELECT 1 FROM quota_usage u JOIN unnest($2::bigint[], $3::text[], $4::text[])"
-        " AS w(m, p, k) ON u.member_id = w.m AND u.period = w.p AND u.period_key = w.k"
+    lock = (
+        "SELECT u.member_id, u.period, u.credits,"
+        " (SELECT balance FROM quota_grants WHERE guild_id = $1 AND member_id = $5),"
+        " (SELECT from_grant FROM quota_charges WHERE job_id = $6)"
+        " FROM quota_usage u"
+        " JOIN unnest($2::bigint[], $3::text[], $4::text[]) AS w(m, p, k)"
+        " ON u.member_id = w.m AND u.period = w.p AND u.period_key = w.k"
         " WHERE u.guild_id = $1"
-        " ORDER BY u.member_id, u.period, u.period_key FOR UPDATE OF u",
-        (guild_id, members, periods, keys),
+        " ORDER BY u.member_id, u.period, u.period_key FOR UPDATE OF u"
     )
+    rows = await q.fetchall(lock, params)
+    if len(rows) < len(wanted):
+        # First use of a window: create the missing rows, then lock them all (in order).
+        await q.execute(
+            "INSERT INTO quota_usage (guild_id, member_id, period, period_key, credits)"
+            " SELECT $1, m, p, k, 0 FROM unnest($2::bigint[], $3::text[], $4::text[])"
+            " AS w(m, p, k) ORDER BY m, p, k ON CONFLICT DO NOTHING",
+            params[:4],
+        )
+        rows = await q.fetchall(lock, params)
+    held = {(int(r[0]), str(r[1])): int(r[2]) for r in rows}
+    first = rows[0]
+    return held, (int(first[3] or 0), None if first[4] is None else int(first[4]))
 
 
 async def _usage(q: Queries, guild_id: int, member_id: int, day_key: str, month_key: str) -> Usage:
@@ -300,29 +326,51 @@ class PostgresQuotaStore:
     async def member_rules(
         self, guild_id: int, member_id: int, role_ids: Iterable[int], moderator: bool
     ) -> MemberRules:
-        """Return what decides the member's cap, for the roles and moderator flag given."""
+        """Return what decides the member's cap, for the roles and moderator flag given.
+
+        One statement (one snapshot, one round trip): the server's row, the member's roles'
+        caps, the member's own cap and grant balance.
+        """
         roles = tuple(int(r) for r in role_ids)
-        async with self._pool.batch() as q:
-            role_caps: dict[int, int] = {}
-            if roles:
-                for r in await q.fetchall(
-                    "SELECT role_id, daily FROM quota_role_caps WHERE guild_id = $1"
-                    " AND role_id = ANY($2::bigint[])",
-                    (guild_id, list(roles)),
-                ):
-                    role_caps[int(r[0])] = int(r[1])
-            cap = await q.fetchone(
-                "SELECT daily FROM quota_member_caps WHERE guild_id = $1 AND member_id = $2",
-                (guild_id, member_id),
+        row = await self._pool.fetchone(
+            "SELECT g.pool_daily, g.pool_monthly, g.member_daily, g.exempt_moderators,"
+            " g.timezone, g.guild_id IS NOT NULL AS configured,"
+            " (SELECT array_agg(c.role_id ORDER BY c.role_id) FROM quota_role_caps c"
+            "  WHERE c.guild_id = $1 AND c.role_id = ANY($3::bigint[])) AS cap_roles,"
+            " (SELECT array_agg(c.daily ORDER BY c.role_id) FROM quota_role_caps c"
+            "  WHERE c.guild_id = $1 AND c.role_id = ANY($3::bigint[])) AS cap_dailies,"
+            " (SELECT daily FROM quota_member_caps WHERE guild_id = $1 AND member_id = $2)"
+            "  AS member_cap,"
+            " (SELECT balance FROM quota_grants WHERE guild_id = $1 AND member_id = $2)"
+            "  AS grant_balance"
+            " FROM (SELECT 1) AS one LEFT JOIN quota_guilds g ON g.guild_id = $1",
+            (guild_id, member_id, list(roles)),
+        )
+        assert row is not None
+        guild = (
+            GuildQuotaRow(
+                guild_id=guild_id,
+                pool_daily=row["pool_daily"],
+                pool_monthly=row["pool_monthly"],
+                member_daily=row["member_daily"],
+                exempt_moderators=bool(row["exempt_moderators"]),
+                timezone=row["timezone"],
             )
-            return MemberRules(
-                guild=await _guild_row(q, guild_id),
-                role_caps=role_caps,
-                member_cap=int(cap[0]) if cap else None,
-                grant_balance=await _grant_balance(q, guild_id, member_id),
-                role_ids=roles,
-                moderator=moderator,
-            )
+            if row["configured"]
+            else GuildQuotaRow(guild_id)
+        )
+        role_caps = {
+            int(r): int(d)
+            for r, d in zip(row["cap_roles"] or (), row["cap_dailies"] or (), strict=True)
+        }
+        return MemberRules(
+            guild=guild,
+            role_caps=role_caps,
+            member_cap=None if row["member_cap"] is None else int(row["member_cap"]),
+            grant_balance=int(row["grant_balance"] or 0),
+            role_ids=roles,
+            moderator=moderator,
+        )
 
     async def usage(self, guild_id: int, member_id: int, day_key: str, month_key: str) -> Usage:
         """Return credits held in the given windows by the pool and the member, and grants."""
@@ -333,29 +381,57 @@ class PostgresQuotaStore:
     async def reserve(self, r: Reservation, plan: ReservationPlanner) -> ReserveResult:
         """Lock the usage rows, read the usage, let ``plan`` decide, record the charge.
 
-        One transaction (see the module docstring for the locks). ``plan`` sees the usage read
-        under the locks. Idempotent per job id: a job that already reserved gets
+        One transaction (see the module docstring for the locks), few round trips while the
+        pool rows are locked: lock-and-read, grant-and-existing, one write. ``plan`` sees the
+        usage read under the locks. Idempotent per job id: a job that already reserved gets
         ``repeated=True`` and nothing changes.
         """
         async with self._pool.transaction() as q:
-            await _lock_usage(q, r.guild_id, r.member_id, r.day_key, r.month_key)
-            await q.fetchone(
-                "SELECT 1 FROM quota_grants WHERE guild_id = $1 AND member_id = $2 FOR UPDATE",
-                (r.guild_id, r.member_id),
+            held, extra = await _lock_usage(
+                q, r.guild_id, r.member_id, r.day_key, r.month_key, job_id=r.job_id
             )
-            usage = await _usage(q, r.guild_id, r.member_id, r.day_key, r.month_key)
-            existing = await q.fetchone(
-                "SELECT from_grant FROM quota_charges WHERE job_id = $1", (r.job_id,)
+            balance, existing = extra
+            if balance:
+                # Only a member with grants can spend them: lock the row, read it again.
+                locked = await q.fetchone(
+                    "SELECT balance FROM quota_grants WHERE guild_id = $1 AND member_id = $2"
+                    " FOR UPDATE",
+                    (r.guild_id, r.member_id),
+                )
+                balance = int(locked[0]) if locked else 0
+            usage = Usage(
+                pool_day=held.get((POOL, "pool_day"), 0),
+                pool_month=held.get((POOL, "pool_month"), 0),
+                member_day=held.get((r.member_id, "day"), 0),
+                grant_balance=balance,
             )
             if existing is not None:
-                return ReserveResult(True, usage, from_grant=int(existing[0]), repeated=True)
+                return ReserveResult(True, usage, from_grant=existing, repeated=True)
             decided = plan(usage)
             if decided.refused_by is not None:
                 return ReserveResult(False, usage, refused_by=decided.refused_by)
-            await q.execute(
-                "INSERT INTO quota_charges (job_id, guild_id, member_id, model, credits,"
+            # One statement: the charge row, the three usage rows (they exist: locked above),
+            # and the grant balance if the plan spends grants. The existing charge above was
+            # read on the statement's snapshot, from before the lock wait, so a concurrent
+            # reservation of this same job can only show up here: ON CONFLICT DO NOTHING, and
+            # the usage and grant change only if the charge row went in.
+            inserted = await q.fetchone(
+                "WITH charge AS ("
+                " INSERT INTO quota_charges (job_id, guild_id, member_id, model, credits,"
                 " from_grant, state, day_key, month_key, reserved_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, 'reserved', $7, $8, $9)",
+                " VALUES ($1, $2, $3, $4, $5, $6, 'reserved', $7, $8, $9)"
+                " ON CONFLICT (job_id) DO NOTHING RETURNING job_id),"
+                " spent AS ("
+                " UPDATE quota_grants SET balance = balance - $6"
+                " WHERE $6 > 0 AND guild_id = $2 AND member_id = $3"
+                " AND EXISTS (SELECT 1 FROM charge)),"
+                " charged AS ("
+                " UPDATE quota_usage u SET credits = GREATEST(0, u.credits + d.delta)"
+                " FROM (VALUES ($10::bigint, 'pool_day', $7::text, $5::bigint),"
+                " ($10, 'pool_month', $8, $5), ($3, 'day', $7, $11::bigint)) AS d(m, p, k, delta)"
+                " WHERE u.guild_id = $2 AND u.member_id = d.m AND u.period = d.p"
+                " AND u.period_key = d.k AND d.delta > 0 AND EXISTS (SELECT 1 FROM charge))"
+                " SELECT COUNT(*) FROM charge",
                 (
                     r.job_id,
                     r.guild_id,
@@ -366,29 +442,16 @@ class PostgresQuotaStore:
                     r.day_key,
                     r.month_key,
                     r.now,
+                    POOL,
+                    decided.from_daily,
                 ),
             )
-            # The three rows exist (created above): one UPDATE charges them all.
-            await q.execute(
-                "UPDATE quota_usage u SET credits = GREATEST(0, u.credits + d.delta)"
-                " FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[])"
-                " AS d(m, p, k, delta)"
-                " WHERE u.guild_id = $1 AND u.member_id = d.m AND u.period = d.p"
-                " AND u.period_key = d.k AND d.delta > 0",
-                (
-                    r.guild_id,
-                    [POOL, POOL, r.member_id],
-                    ["pool_day", "pool_month", "day"],
-                    [r.day_key, r.month_key, r.day_key],
-                    [r.credits, r.credits, decided.from_daily],
-                ),
-            )
-            if decided.from_grant:
-                await q.execute(
-                    "UPDATE quota_grants SET balance = balance - $1 WHERE guild_id = $2"
-                    " AND member_id = $3",
-                    (decided.from_grant, r.guild_id, r.member_id),
+            if inserted is None or int(inserted[0]) == 0:
+                again = await q.fetchone(
+                    "SELECT from_grant FROM quota_charges WHERE job_id = $1", (r.job_id,)
                 )
+                grant = int(again[0]) if again else 0
+                return ReserveResult(True, usage, from_grant=grant, repeated=True)
             return ReserveResult(True, usage, from_grant=decided.from_grant)
 
     async def commit(self, job_id: int, *, now: float) -> bool:
