@@ -401,3 +401,27 @@ async def test_one_job_reserved_many_times_at_once_is_charged_once(
     assert charge is not None and charge.state == "reserved"
     usage = (await quotas.status(MemberRef(1, 5))).usage
     assert usage.pool_day == charge.credits and usage.member_day == charge.credits
+
+
+async def test_reserve_release_grant_and_reset_at_once_never_deadlock(
+    qdb: Database, quotas: QuotaService
+) -> None:
+    # Every writer takes the usage rows in one order (PostgreSQL: row locks), so a burst of
+    # all of them together finishes, and what is left adds up.
+    await quotas.configure_server(1, ADMIN, daily=10_000, member_daily="unlimited")
+    held = [await make_job(qdb, member_id=100 + i % 6) for i in range(40)]
+    await asyncio.gather(*(quotas.reserve(j) for j in held))
+    fresh = [await make_job(qdb, member_id=100 + i % 6) for i in range(20)]
+    await asyncio.gather(
+        *(quotas.release(j) for j in held[:20]),
+        *(quotas.commit(j) for j in held[20:30]),
+        *(quotas.reserve(j) for j in fresh),
+        *(quotas.grant(1, 100 + i, 3, ADMIN) for i in range(6)),
+        quotas.reset(1, 103, ADMIN),
+        quotas.reset(1, None, ADMIN),
+    )
+    states = [await qdb.quotas.get_charge(j.id) for j in held + fresh]
+    assert all(c is not None for c in states)
+    assert sum(c.state == "released" for c in states if c is not None) == 20
+    usage = (await quotas.status(MemberRef(1, 100))).usage
+    assert usage.pool_day >= 0 and usage.member_day >= 0 and usage.grant_balance == 3

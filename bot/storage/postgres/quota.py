@@ -106,8 +106,9 @@ async def _lock_usage(
 ) -> tuple[dict[tuple[int, str], int], tuple[int, int | None]]:
     """Lock the pool's day and month rows and, given, the member's day row; return credits.
 
-    Rows that do not exist yet are created with zero credits first. Locked in primary-key
-    order (member 0 first), the order every writer here uses. Returns a map of (member id,
+    Rows that do not exist yet are created with zero credits first (in key order, before any
+    lock is taken). Locked in primary-key order (member 0 first), the order every writer here
+    uses. Returns a map of (member id,
     period) to the credits held, read under the lock (the latest committed values), and, read
     in the same statement (unlocked), the member's grant balance and ``job_id``'s existing
     charge's ``from_grant`` (None if it has none).
@@ -136,16 +137,17 @@ async def _lock_usage(
         " WHERE u.guild_id = $1"
         " ORDER BY u.member_id, u.period, u.period_key FOR UPDATE OF u"
     )
+    # Create missing rows first, in key order, holding no lock yet; then lock them all in key
+    # order. (Locking the existing rows first and inserting the missing ones after would hold
+    # the pool rows while waiting on another transaction's insert, which may be waiting for
+    # the pool rows: a deadlock, found by test_reserve_release_grant_and_reset_at_once...)
+    await q.execute(
+        "INSERT INTO quota_usage (guild_id, member_id, period, period_key, credits)"
+        " SELECT $1, m, p, k, 0 FROM unnest($2::bigint[], $3::text[], $4::text[])"
+        " AS w(m, p, k) ORDER BY m, p, k ON CONFLICT DO NOTHING",
+        params[:4],
+    )
     rows = await q.fetchall(lock, params)
-    if len(rows) < len(wanted):
-        # First use of a window: create the missing rows, then lock them all (in order).
-        await q.execute(
-            "INSERT INTO quota_usage (guild_id, member_id, period, period_key, credits)"
-            " SELECT $1, m, p, k, 0 FROM unnest($2::bigint[], $3::text[], $4::text[])"
-            " AS w(m, p, k) ORDER BY m, p, k ON CONFLICT DO NOTHING",
-            params[:4],
-        )
-        rows = await q.fetchall(lock, params)
     held = {(int(r[0]), str(r[1])): int(r[2]) for r in rows}
     first = rows[0]
     return held, (int(first[3] or 0), None if first[4] is None else int(first[4]))
