@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.quota.credits import CreditTable
+from bot.storage.url import redact
 from bot.toapis.catalog import CATALOG
 
 __all__ = ["ConfigError", "Settings", "describe_settings", "load_settings"]
@@ -75,7 +76,8 @@ class Settings(BaseSettings):
     discord_token: SecretStr
     toapis_api_key: SecretStr
     toapis_base_url: str = "https://toapis.com"
-    database_url: str = "sqlite:///data/atelier.db"
+    # May hold a PostgreSQL password: shown only redacted (repr, check-config, errors).
+    database_url: str = Field(default="sqlite:///data/atelier.db", repr=False)
     data_dir: Path = Path("data")
     log_level: LogLevel = "INFO"
     dev_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -177,6 +179,8 @@ def _line(error: dict[str, Any]) -> str:
         # Never echo a secret, not even a wrong one.
         return f"{var} is invalid: set it to {expected}."
     shown = str(error.get("input"))
+    if name == "database_url":
+        shown = redact(shown)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{var}={shown!r} is invalid: expected {expected}."
@@ -206,6 +210,8 @@ def describe_settings(settings: Settings) -> list[str]:
             shown = ",".join(str(v) for v in value)
         elif value is None:
             shown = ""
+        elif name == "database_url":
+            shown = redact(str(value))
         else:
             shown = str(value)
         lines.append(f"{name.upper()}={shown}")

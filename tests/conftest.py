@@ -4,4 +4,5 @@ pytest_plugins: list[str] = [
     "tests.fakes.discord.plugin",
     "tests.fakes.toapis_plugin",
     "tests.app.plugin",
+    "tests.storage.backends",
 ]

@@ -100,6 +100,22 @@ def test_describe_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "DISCORD_TOKEN=<set, hidden>" in text and "TOAPIS_BASE_URL=https://toapis.com" in text
 
 
+def test_a_database_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("TOAPIS_API_KEY", KEY)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:hunter2-db-pass@db:5432/atelier")
+    settings = load_settings()
+    assert settings.database_url.endswith("hunter2-db-pass@db:5432/atelier")  # the driver gets it
+    text = "\n".join(describe_settings(settings))
+    assert "hunter2" not in text and "hunter2" not in repr(settings)
+    assert "DATABASE_URL=postgresql://bot:***@db:5432/atelier" in text
+    monkeypatch.setenv("DATABASE_URL", "bot:hunter2-db-pass@db/atelier")  # no scheme: refused
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "hunter2" not in "\n".join(info.value.lines)
+    assert any(line.startswith("DATABASE_URL=") for line in info.value.lines)
+
+
 def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     import os
 

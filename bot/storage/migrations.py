@@ -1,18 +1,29 @@
-"""Apply numbered SQL migration files (``bot/migrations/NNNN_name.sql``) in order, once each."""
+"""Numbered SQL migration files, one directory per dialect, applied in order, once each.
+
+``bot/migrations/sqlite/NNNN_name.sql`` and ``bot/migrations/postgresql/NNNN_name.sql``: a
+version number means the same schema on both backends (a test compares the two lists). Each
+backend applies its files itself (``bot.storage.sqlite.migrate``, ``bot.storage.postgres.migrate``),
+one transaction per file, recording it in ``schema_migrations``.
+"""
 
 from __future__ import annotations
 
-import logging
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiosqlite
+__all__ = [
+    "DIALECTS",
+    "MIGRATIONS_DIR",
+    "Migration",
+    "check_not_newer",
+    "discover_migrations",
+    "migrations_dir",
+]
 
-log = logging.getLogger(__name__)
-
+#: The root holding one directory of migration files per dialect.
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+DIALECTS = ("sqlite", "postgresql")
 _NAME = re.compile(r"^(\d{4})_([A-Za-z0-9_]+)\.sql$")
 
 
@@ -25,8 +36,19 @@ class Migration:
     sql: str
 
 
-def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Return the migrations in ``directory`` sorted by version; refuse gaps and duplicates."""
+def migrations_dir(backend: str) -> Path:
+    """Return the directory of ``backend``'s shipped migration files."""
+    if backend not in DIALECTS:
+        raise ValueError(f"no migrations for backend {backend!r}")
+    return MIGRATIONS_DIR / backend
+
+
+def discover_migrations(directory: Path | None = None) -> list[Migration]:
+    """Return the migrations in ``directory`` (default: SQLite's) sorted by version.
+
+    Refuse gaps, duplicates and misnamed files.
+    """
+    directory = migrations_dir("sqlite") if directory is None else directory
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
@@ -42,43 +64,10 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in versions]
 
 
-async def current_version(conn: aiosqlite.Connection) -> int:
-    """Return the highest applied migration version (0 for a new database)."""
-    await conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    async with conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
-async def apply_migrations(conn: aiosqlite.Connection, directory: Path = MIGRATIONS_DIR) -> int:
-    """Apply every migration newer than the database's version; return the resulting version."""
-    migrations = discover_migrations(directory)
-    version = await current_version(conn)
+def check_not_newer(version: int, migrations: list[Migration]) -> None:
+    """Refuse a database whose schema is newer than the newest migration this code ships."""
     if migrations and version > migrations[-1].version:
         raise RuntimeError(
             f"the database is at schema version {version}, newer than this code "
             f"({migrations[-1].version}); refusing to run an older release on it"
         )
-    for migration in migrations:
-        if migration.version <= version:
-            continue
-        log.info("applying migration %04d_%s", migration.version, migration.name)
-        # One transaction per file: a failing migration leaves the previous version intact.
-        script = (
-            "BEGIN IMMEDIATE;\n"
-            f"{migration.sql}\n;\n"
-            "INSERT INTO schema_migrations (version, name, applied_at) "
-            f"VALUES ({migration.version}, '{migration.name}', {time.time()!r});\n"
-            "COMMIT;"
-        )
-        try:
-            await conn.executescript(script)
-        except Exception:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            raise
-        version = migration.version
-    return version

@@ -13,7 +13,8 @@ from bot.guild_settings.policy import ServerPolicy
 from bot.guild_settings.service import GuildSettingsService
 from bot.policy import GuildDefaults
 from bot.quota.service import QuotaService
-from bot.storage import Database, open_database
+from bot.storage import Database
+from tests.storage.backends import open_test_database
 
 OPERATOR = GuildDefaults(
     model="gpt-image-1.5-official", size="1:1", resolution="1k", quality="medium", max_count=4
@@ -26,12 +27,10 @@ def sclock() -> ManualClock:
 
 
 @pytest_asyncio.fixture
-async def sdb(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(f"sqlite:///{tmp_path / 'settings.db'}")
-    try:
+async def sdb(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """The settings store's database, on each backend (tests.storage.backends)."""
+    async with open_test_database(backend, tmp_path) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

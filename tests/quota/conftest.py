@@ -13,7 +13,8 @@ from bot.clock import ManualClock
 from bot.jobs.records import Job, NewJob, decode_request
 from bot.quota.rules import OperatorDefaults
 from bot.quota.service import QuotaService
-from bot.storage import Database, open_database
+from bot.storage import Database
+from tests.storage.backends import open_test_database
 
 # 2026-01-15 12:00:00 UTC, a Thursday.
 NOON_JAN_15 = 1_768_478_400.0
@@ -25,12 +26,10 @@ def qclock() -> ManualClock:
 
 
 @pytest_asyncio.fixture
-async def qdb(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(f"sqlite:///{tmp_path / 'quota.db'}")
-    try:
+async def qdb(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """The quota store's database, on each backend (tests.storage.backends)."""
+    async with open_test_database(backend, tmp_path) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -19,7 +21,8 @@ from bot.jobs.states import (
     JobState,
     can_transition,
 )
-from bot.storage import Database, DurationStat, open_database
+from bot.storage import Database, DurationStat
+from tests.storage.backends import open_test_database
 
 REQUEST = json.dumps({"model": "gpt-image-1.5-official", "prompt": "x", "resolution": "2k"})
 
@@ -50,12 +53,9 @@ PATHS: dict[JobState, list[JobState]] = {
 
 
 @pytest_asyncio.fixture
-async def db() -> AsyncIterator[Database]:
-    database = await open_database("sqlite://:memory:")
-    try:
+async def db(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    async with open_test_database(backend, tmp_path) as database:
         yield database
-    finally:
-        await database.close()
 
 
 async def _job_in(db: Database, state: JobState) -> int:
@@ -231,3 +231,16 @@ async def test_followups_are_delivered_jobs_that_still_record_files(db: Database
     assert [j.id for j in await db.jobs.list_followups()] == [delivered]
     await db.jobs.update(delivered, JobState.DELIVERED, now=4.0, files=())
     assert await db.jobs.list_followups() == []
+
+
+async def test_racing_transitions_of_one_job_let_exactly_one_win(db: Database) -> None:
+    # On PostgreSQL the attempts run on several pooled connections at once.
+    job_id = await _job_in(db, JobState.RUNNING)
+    targets = [JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED] * 10
+    results = await asyncio.gather(
+        *(db.jobs.transition(job_id, JobState.RUNNING, t, now=3.0) for t in targets)
+    )
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    stored = await db.jobs.get(job_id)
+    assert stored is not None and stored.state == winners[0].state

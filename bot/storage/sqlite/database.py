@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bot.storage.migrations import MIGRATIONS_DIR, apply_migrations
 from bot.storage.sqlite.audit import SQLiteAuditStore
 from bot.storage.sqlite.connection import SQLiteConnection, connect
 from bot.storage.sqlite.durations import SQLiteDurationStats
 from bot.storage.sqlite.extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
 from bot.storage.sqlite.guild_settings import SQLiteGuildSettingsStore
 from bot.storage.sqlite.jobs import SQLiteJobStore
+from bot.storage.sqlite.migrate import apply_migrations
 from bot.storage.sqlite.quota import SQLiteQuotaStore
 from bot.storage.url import DatabaseURL
 
@@ -81,10 +81,11 @@ class SQLiteDatabase:
         await self._conn.close()
 
 
-async def open_sqlite(url: DatabaseURL, *, migrations_dir: Path = MIGRATIONS_DIR) -> SQLiteDatabase:
+async def open_sqlite(url: DatabaseURL, *, migrations_dir: Path | None = None) -> SQLiteDatabase:
     """Open (creating if needed) the SQLite database at ``url`` and bring its schema up to date.
 
     ``sqlite://:memory:`` is one in-memory database holding every table, like a file would.
+    ``migrations_dir`` replaces the shipped ``bot/migrations/sqlite`` (tests).
     """
     conn = await connect(url.path)
     try:
