@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from bot.app.store import JobDiscordInfo
+from bot.generation.store import JobDiscordInfo
 from bot.jobs.records import NewJob, decode_request
 from bot.storage import Database, DurationStat
 from tests.storage.backends import open_test_database

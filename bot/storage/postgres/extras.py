@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.app.store import JobDiscordInfo
+from bot.generation.store import JobDiscordInfo
 from bot.storage.postgres.connection import PostgresPool
 
 __all__ = ["PostgresJobDiscord", "PostgresMeta", "PostgresUploadCache"]
