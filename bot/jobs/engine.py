@@ -31,6 +31,7 @@ from typing import Any, Literal
 from bot.clock import Clock, SystemClock
 from bot.jobs.downloads import ResultFiles
 from bot.jobs.hooks import ChargeHook, Delivery, JobListener, NoCharge
+from bot.jobs.leases import LeasedJobs, new_owner_id
 from bot.jobs.poller import RateBudget, TaskPoller
 from bot.jobs.progress import ProgressNotices
 from bot.jobs.records import Job, NewJob
@@ -85,6 +86,11 @@ class EngineConfig:
     delivery_concurrency: int = 4
     listener_timeout: float = 30.0  # real seconds per listener call (e.g. a gallery post)
     stats_flush_interval: float = 60.0
+    # Leases (bot.jobs.leases): a job whose owner stops renewing is taken over after this long.
+    lease_seconds: float = 60.0
+    # True when no other process shares the database (SQLite): at start, every job is ours.
+    exclusive: bool = True
+    claim_batch: int = 200
 
 
 class CancelOutcome(StrEnum):
@@ -143,7 +149,11 @@ class Engine:
     ) -> None:
         self.config = cfg = config or EngineConfig()
         self.clock: Clock = clock or SystemClock()
-        self.jobs = jobs
+        self.owner = new_owner_id()
+        # Every component writes through the lease: a process that lost a job cannot write it.
+        self.leases = LeasedJobs(jobs, self.owner, lease_seconds=cfg.lease_seconds)
+        self.jobs = jobs = self.leases
+        self._live_processes = 1
         self._durations_store = durations_store
         self.service = service
         self.delivery = delivery
@@ -157,12 +167,14 @@ class Engine:
             )
         elif isinstance(strategy, AdaptiveStrategy):
             self.durations = strategy.durations
+        self._budget = RateBudget(cfg.poll_rate, cfg.poll_burst)
+        self._full_burst = self._budget.burst
         self.poller = TaskPoller(
             service.get_task,
             self,
             clock=self.clock,
             strategy=strategy,
-            budget=RateBudget(cfg.poll_rate, cfg.poll_burst),
+            budget=self._budget,
             max_in_flight=cfg.max_polls_in_flight,
             backoff_base=cfg.retry_base,
             backoff_cap=cfg.retry_cap,
@@ -236,8 +248,10 @@ class Engine:
             log.exception("could not load learned task durations; starting cold")
         self._work.start()
         self.poller.start()
+        await self._beat()
         report = await self._recover()
         self._work.timers.call_later(self.config.stats_flush_interval, self._flush_stats_later)
+        self._work.timers.call_later(self.heartbeat_interval, self._heartbeat_later)
         log.info(
             "job engine started: %d resumed, %d failed (unconfirmed submission), "
             "%d failed (interrupted), %d to redeliver, %d charges/notices settled, "
@@ -251,11 +265,13 @@ class Engine:
         )
         return report
 
-    async def stop(self, *, grace: float = 0.0) -> None:
+    async def stop(self, *, grace: float = 0.0, release: bool = True) -> None:
         """Stop polling and background work; unfinished jobs resume on the next start.
 
         With ``grace`` > 0, generation requests already being sent get up to that many seconds
         to be answered first: cut off mid-flight, they could only end as "unconfirmed".
+        ``release`` ends this process's leases so another process may take its jobs at once
+        (tests pass False to stop like a killed process, whose leases must expire).
         """
         if grace > 0 and self._submission.posts_in_flight:
             if not await self._submission.wait_posts(grace):
@@ -267,6 +283,14 @@ class Engine:
         await self._work.stop()
         self._progress.clear()
         await self._flush_stats()
+        if release:
+            try:
+                released = await self.leases.let_go()
+                await self.leases.leave(self.owner)
+                if released:
+                    log.info("released the leases of %d jobs", released)
+            except Exception:
+                log.exception("could not release this process's job leases")
         self._started = False
 
     def wake(self) -> None:
@@ -303,6 +327,7 @@ class Engine:
             "progress_notices": len(self._progress),
             "tracked_tasks": len(self.poller),
             "poll_schedule": self.poller.heap_size,
+            "leases_held": len(self.leases.held),
             **self._work.memory(),
         }
 
@@ -371,23 +396,53 @@ class Engine:
 
     # -- recovery -----------------------------------------------------------------------------
 
+    @property
+    def heartbeat_interval(self) -> float:
+        """Return how often leases are renewed (a third of the lease)."""
+        return self.config.lease_seconds / 3
+
+    @property
+    def live_processes(self) -> int:
+        """Return how many engine processes shared the database at the last heartbeat."""
+        return self._live_processes
+
     async def _recover(self) -> RecoveryReport:
         report = RecoveryReport()
-        for job in await self.jobs.list_unsettled():
-            await self._settlement.settle(job)
-            report.settled += 1
         followups = await self.jobs.list_followups()
         active = await self.jobs.list_active()
+        # Files of every process's unfinished jobs are kept: a data directory may be shared.
         keep = {j.id for j in active if j.state in (JobState.COMPLETED, JobState.DELIVERING)}
         keep |= {j.id for j in followups}
         report.orphans_removed = self.result_files.remove_orphans(keep)
+        while True:
+            taken = await self.leases.take(
+                now=self.clock.now(), limit=self.config.claim_batch, force=self.config.exclusive
+            )
+            await self._take_over(taken, report)
+            if len(taken) < self.config.claim_batch:
+                return report
+
+    async def _take_over(self, jobs: list[Job], report: RecoveryReport) -> None:
+        """Resume jobs just leased (at start, or from a process that stopped renewing)."""
+        followups: list[Job] = []
+        for job in jobs:
+            if job.is_final:
+                if job.state == JobState.DELIVERED and job.files:
+                    followups.append(job)
+                await self._settlement.settle(job)
+                report.settled += 1
+                # Ended: its writes are plain compare-and-sets now; the row stays leased to
+                # this process (renewed while work is left) so no other process settles it too.
+                self.leases.drop(job.id)
         if followups:
             # Delivered, charges settled above, but the listeners may not have run. One task
             # for all: after an upgrade every older delivered row is here, and must not crowd
             # out the jobs in flight.
-            report.followups = len(followups)
+            report.followups += len(followups)
             self._work.spawn(self._followups.resume(followups), "resume-followups")
-        for job in active:
+        for job in jobs:
+            if job.is_final:
+                continue
             report.by_state[job.state.value] = report.by_state.get(job.state.value, 0) + 1
             action = recovery_action(job)
             if action == RecoveryAction.FAIL_UNCONFIRMED:
@@ -415,14 +470,63 @@ class Engine:
             if action == RecoveryAction.REDELIVER:
                 report.redelivered += 1
                 log.warning(
-                    "job %d was being delivered when the bot stopped: delivering again", job.id
+                    "job %d was being delivered when its process stopped: delivering again",
+                    job.id,
                 )
                 await self.jobs.transition(
                     job.id, JobState.DELIVERING, JobState.COMPLETED, now=self.clock.now()
                 )
             report.resumed += 1
             self._work.spawn(self._drive(job.id), f"job-{job.id}")
-        return report
+
+    # -- leases and the shared request budget ---------------------------------------------------
+
+    def _heartbeat_later(self) -> None:
+        self._work.spawn(self._heartbeat(), "lease-heartbeat")
+        self._work.timers.call_later(self.heartbeat_interval, self._heartbeat_later)
+
+    async def _heartbeat(self) -> None:
+        """Renew this process's leases, share the budget, and take over expired leases."""
+        try:
+            lost = await self.leases.keep(now=self.clock.now())
+            for job_id in lost:
+                log.warning("job %d: its lease was taken over by another process", job_id)
+                self._forget(job_id)
+            await self._beat()
+            if self.config.exclusive:
+                return
+            report = RecoveryReport()
+            while True:
+                taken = await self.leases.take(now=self.clock.now(), limit=self.config.claim_batch)
+                await self._take_over(taken, report)
+                if len(taken) < self.config.claim_batch:
+                    break
+            if report.resumed or report.settled or report.failed_unconfirmed:
+                log.warning(
+                    "took over jobs of a process that stopped: %d resumed, %d settled, "
+                    "%d failed (unconfirmed submission), %d failed (interrupted)",
+                    report.resumed,
+                    report.settled,
+                    report.failed_unconfirmed,
+                    report.failed_interrupted,
+                )
+        except Exception:
+            log.exception("lease heartbeat failed; retrying at the next one")
+
+    async def _beat(self) -> None:
+        """Record this process as alive and poll at its share of the one request budget."""
+        try:
+            live = await self.leases.beat(
+                self.owner, now=self.clock.now(), window=self.config.lease_seconds
+            )
+        except Exception:
+            log.exception("could not record this process as alive")
+            return
+        if live != self._live_processes:
+            log.info("%d engine processes share the ToAPIs request budget", live)
+        self._live_processes = live
+        self._budget.rate = self.config.poll_rate / live
+        self._budget.burst = max(1.0, self._full_burst / live)
 
     # -- driving a job ------------------------------------------------------------------------
 
@@ -436,6 +540,7 @@ class Engine:
         """Drop what memory holds for an ended job (its files are handled by the caller)."""
         self.poller.untrack(job_id)
         self._work.forget(job_id)
+        self.leases.drop(job_id)
 
     async def _drive(self, job_id: int) -> None:
         """Take the job as far as it can go now; CAS makes a concurrent change stop it."""
@@ -443,6 +548,8 @@ class Engine:
             return
         self._busy.add(job_id)
         try:
+            if not self.leases.holds(job_id):
+                return  # another process took it over
             job = await self.jobs.get(job_id)
             if job is None or job.is_final:
                 return

@@ -107,6 +107,9 @@ class Job:
     result_expires_at: float | None = None
     role_ids: tuple[int, ...] = ()
     moderator: bool = False
+    lease_owner: str | None = None  # the engine process driving the job (see bot.jobs.leases)
+    lease_until: float | None = None
+    lease_fence: int = 0  # +1 at every claim: a stale owner's fenced writes then match nothing
 
     @property
     def model(self) -> str:

@@ -18,6 +18,7 @@ __all__ = [
     "DurationStat",
     "DurationStatsStore",
     "JobStore",
+    "Lease",
     "UploadCacheStore",
 ]
 
@@ -58,11 +59,21 @@ class DurationStat:
     samples: int
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A process's claim on a job: writes made under it match only while it is current."""
+
+    owner: str
+    fence: int
+
+
 class JobStore(Protocol):
     """Keep job records; every change is compare-and-set on the job's current state."""
 
-    async def create(self, new: NewJob, *, now: float) -> Job:
-        """Record a new job in ``pending`` with nothing reserved yet."""
+    async def create(
+        self, new: NewJob, *, now: float, owner: str | None = None, lease_until: float | None = None
+    ) -> Job:
+        """Record a new job in ``pending`` with nothing reserved yet, leased to ``owner``."""
         ...
 
     async def get(self, job_id: int) -> Job | None:
@@ -77,17 +88,25 @@ class JobStore(Protocol):
         *,
         now: float,
         charge: ChargeDecision | None = None,
+        lease: Lease | None = None,
         **changes: Any,
     ) -> Job | None:
         """Move the job to ``target`` if it is in ``expected``; return the new job or None.
 
+        With ``lease``, the write matches only while that lease is the job's current one.
         ``charge`` records the charge decision (reserved -> commit/release pending) in the same
         atomic write. Raises ``IllegalTransition`` if no state in ``expected`` may go to ``target``.
         """
         ...
 
     async def update(
-        self, job_id: int, expected: JobState | Collection[JobState], *, now: float, **changes: Any
+        self,
+        job_id: int,
+        expected: JobState | Collection[JobState],
+        *,
+        now: float,
+        lease: Lease | None = None,
+        **changes: Any,
     ) -> Job | None:
         """Change fields without changing state, if the job is in ``expected``."""
         ...
@@ -100,6 +119,7 @@ class JobStore(Protocol):
         *,
         now: float,
         cost: float | None = None,
+        lease: Lease | None = None,
     ) -> Job | None:
         """Move the charge state from ``expected`` to ``target``; return the job or None."""
         ...
@@ -133,6 +153,33 @@ class JobStore(Protocol):
 
     async def count_by_state(self) -> dict[JobState, int]:
         """Return how many jobs are in each state."""
+        ...
+
+    async def claim(
+        self, owner: str, *, now: float, until: float, limit: int, force: bool = False
+    ) -> list[Job]:
+        """Lease to ``owner`` jobs with work left whose lease is free or expired; return them.
+
+        Work left: active, or final with a charge hook call, a failure notice or listeners
+        still owed. Each claim increments the job's fence. Rows another claimer holds locked
+        are skipped. ``force`` takes every such job whatever its lease (one process only).
+        """
+        ...
+
+    async def renew(self, owner: str, *, until: float) -> dict[int, int]:
+        """Extend every lease ``owner`` holds on a job with work left; return id -> fence."""
+        ...
+
+    async def release_leases(self, owner: str) -> int:
+        """End ``owner``'s leases now (a clean stop), so another process may take the jobs."""
+        ...
+
+    async def beat(self, owner: str, *, now: float, window: float) -> int:
+        """Record that ``owner`` is alive; return how many owners were seen within ``window``."""
+        ...
+
+    async def leave(self, owner: str) -> None:
+        """Forget ``owner`` as a live process."""
         ...
 
 

@@ -72,5 +72,5 @@ async def test_per_job_memory_is_empty_after_many_jobs_end_every_way(
     memory = engine.memory()
     timers = memory.pop("timers")
     assert memory == dict.fromkeys(memory, 0)
-    assert timers == 1  # only the periodic flush of learned durations
+    assert timers == 2  # only the periodic flush of learned durations and the lease heartbeat
     assert len(engine.poller) == 0 and engine.poller.heap_size == 0

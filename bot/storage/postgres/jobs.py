@@ -22,7 +22,7 @@ from bot.jobs.states import (
     JobState,
     can_transition,
 )
-from bot.jobs.store import MUTABLE_JOB_FIELDS, ChargeDecision
+from bot.jobs.store import MUTABLE_JOB_FIELDS, ChargeDecision, Lease
 from bot.storage.postgres.connection import PostgresPool
 
 __all__ = ["PostgresJobStore"]
@@ -60,6 +60,22 @@ _FLOAT_FIELDS = {
 }
 
 _ACTIVE = sorted(s.value for s in ACTIVE_STATES)
+# A job with work left needs an owner: active, or owing a charge call, a notice or listeners.
+_WORK_LEFT = (
+    "(state = ANY('{" + ",".join(_ACTIVE) + "}'::text[])"
+    " OR charge_state IN ('commit_pending', 'release_pending')"
+    " OR (state = 'failed' AND NOT notified) OR (state = 'delivered' AND files_json != '[]'))"
+)
+
+
+def _fenced(lease: Lease | None, first: int) -> tuple[str, tuple[Any, ...]]:
+    """Return the ``AND`` clause matching only under ``lease`` (numbered from ``first``)."""
+    if lease is None:
+        return "", ()
+    return (
+        f" AND lease_owner = ${first} AND lease_fence = ${first + 1}",
+        (lease.owner, lease.fence),
+    )
 
 
 def _row_to_job(row: asyncpg.Record) -> Job:
@@ -96,6 +112,9 @@ def _row_to_job(row: asyncpg.Record) -> Job:
         result_expires_at=row["result_expires_at"],
         role_ids=tuple(json.loads(row["role_ids_json"])),
         moderator=bool(row["moderator"]),
+        lease_owner=row["lease_owner"],
+        lease_until=row["lease_until"],
+        lease_fence=int(row["lease_fence"]),
     )
 
 
@@ -126,15 +145,18 @@ class PostgresJobStore:
     def __init__(self, pool: PostgresPool) -> None:
         self._pool = pool
 
-    async def create(self, new: NewJob, *, now: float) -> Job:
-        """Record a new job in ``pending`` with nothing reserved yet."""
+    async def create(
+        self, new: NewJob, *, now: float, owner: str | None = None, lease_until: float | None = None
+    ) -> Job:
+        """Record a new job in ``pending`` with nothing reserved yet, leased to ``owner``."""
         request = new.request
         row = await self._pool.fetchone(
             "INSERT INTO jobs (state, charge_state, guild_id, channel_id, member_id,"
             " interaction_token, interaction_expires_at, response_message_id, request_json,"
             " model, resolution, quality, references_json, created_at, updated_at,"
-            " role_ids_json, moderator)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            " role_ids_json, moderator, lease_owner, lease_until, lease_fence)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+            " $18, $19, $20)"
             " RETURNING *",
             (
                 JobState.PENDING.value,
@@ -154,6 +176,9 @@ class PostgresJobStore:
                 float(now),
                 json.dumps(list(new.role_ids)),
                 bool(new.moderator),
+                owner,
+                _float_or_none(lease_until) if owner is not None else None,
+                1 if owner is not None else 0,
             ),
         )
         assert row is not None
@@ -172,6 +197,7 @@ class PostgresJobStore:
         *,
         now: float,
         charge: ChargeDecision | None = None,
+        lease: Lease | None = None,
         **changes: Any,
     ) -> Job | None:
         """Move the job to ``target`` if it is in ``expected``; return the new job or None."""
@@ -193,24 +219,32 @@ class PostgresJobStore:
             )
             values += [ChargeState.RESERVED.value, pending.value]
         n = len(values)
+        fence, fence_params = _fenced(lease, n + 3)
         row = await self._pool.fetchone(
             f"UPDATE jobs SET {', '.join(sets)} WHERE id = ${n + 1} AND state = ANY(${n + 2})"
-            " RETURNING *",
-            (*values, job_id, [s.value for s in sources]),
+            f"{fence} RETURNING *",
+            (*values, job_id, [s.value for s in sources], *fence_params),
         )
         return None if row is None else _row_to_job(row)
 
     async def update(
-        self, job_id: int, expected: JobState | Collection[JobState], *, now: float, **changes: Any
+        self,
+        job_id: int,
+        expected: JobState | Collection[JobState],
+        *,
+        now: float,
+        lease: Lease | None = None,
+        **changes: Any,
     ) -> Job | None:
         """Change fields without changing state, if the job is in ``expected``."""
         sources = _states(expected)
         columns, params = _encode_changes(changes, first=2)
         n = 1 + len(params)
+        fence, fence_params = _fenced(lease, n + 3)
         row = await self._pool.fetchone(
             f"UPDATE jobs SET {', '.join(['updated_at = $1', *columns])}"
-            f" WHERE id = ${n + 1} AND state = ANY(${n + 2}) RETURNING *",
-            (float(now), *params, job_id, [s.value for s in sources]),
+            f" WHERE id = ${n + 1} AND state = ANY(${n + 2}){fence} RETURNING *",
+            (float(now), *params, job_id, [s.value for s in sources], *fence_params),
         )
         return None if row is None else _row_to_job(row)
 
@@ -222,12 +256,14 @@ class PostgresJobStore:
         *,
         now: float,
         cost: float | None = None,
+        lease: Lease | None = None,
     ) -> Job | None:
         """Move the charge state from ``expected`` to ``target``; return the job or None."""
+        fence, fence_params = _fenced(lease, 6)
         row = await self._pool.fetchone(
             "UPDATE jobs SET charge_state = $1, cost = COALESCE($2, cost), updated_at = $3"
-            " WHERE id = $4 AND charge_state = $5 RETURNING *",
-            (target.value, _float_or_none(cost), float(now), job_id, expected.value),
+            f" WHERE id = $4 AND charge_state = $5{fence} RETURNING *",
+            (target.value, _float_or_none(cost), float(now), job_id, expected.value, *fence_params),
         )
         return None if row is None else _row_to_job(row)
 
@@ -289,3 +325,56 @@ class PostgresJobStore:
         """Return how many jobs are in each state."""
         rows = await self._pool.fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {JobState(r[0]): int(r[1]) for r in rows}
+
+    async def claim(
+        self, owner: str, *, now: float, until: float, limit: int, force: bool = False
+    ) -> list[Job]:
+        """Lease to ``owner`` jobs with work left whose lease is free or expired; return them.
+
+        ``FOR UPDATE SKIP LOCKED``: two processes claiming at once take disjoint jobs, and
+        neither waits for the other.
+        """
+        rows = await self._pool.fetchall(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, lease_fence = lease_fence + 1"
+            f" WHERE id IN (SELECT id FROM jobs WHERE {_WORK_LEFT}"
+            " AND ($3 OR lease_until IS NULL OR lease_until < $4)"
+            " ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING *",
+            (owner, float(until), force, float(now), limit),
+        )
+        return sorted((_row_to_job(r) for r in rows), key=lambda j: j.id)
+
+    async def renew(self, owner: str, *, until: float) -> dict[int, int]:
+        """Extend every lease ``owner`` holds on a job with work left; return id -> fence."""
+        rows = await self._pool.fetchall(
+            f"UPDATE jobs SET lease_until = $1 WHERE lease_owner = $2 AND {_WORK_LEFT}"
+            " RETURNING id, lease_fence",
+            (float(until), owner),
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def release_leases(self, owner: str) -> int:
+        """End ``owner``'s leases now (a clean stop), so another process may take the jobs."""
+        return await self._pool.execute(
+            "UPDATE jobs SET lease_until = NULL WHERE lease_owner = $1 AND lease_until IS NOT NULL",
+            (owner,),
+        )
+
+    async def beat(self, owner: str, *, now: float, window: float) -> int:
+        """Record that ``owner`` is alive; return how many owners were seen within ``window``."""
+        async with self._pool.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO engine_nodes (owner, seen_at) VALUES ($1, $2)"
+                " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
+                (owner, float(now)),
+            )
+            await tx.execute(
+                "DELETE FROM engine_nodes WHERE seen_at < $1", (float(now - 10 * window),)
+            )
+            row = await tx.fetchone(
+                "SELECT COUNT(*) FROM engine_nodes WHERE seen_at >= $1", (float(now - window),)
+            )
+        return max(1, int(row[0]) if row is not None else 1)
+
+    async def leave(self, owner: str) -> None:
+        """Forget ``owner`` as a live process."""
+        await self._pool.execute("DELETE FROM engine_nodes WHERE owner = $1", (owner,))

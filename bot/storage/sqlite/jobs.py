@@ -15,7 +15,7 @@ from bot.jobs.states import (
     JobState,
     can_transition,
 )
-from bot.jobs.store import MUTABLE_JOB_FIELDS, ChargeDecision
+from bot.jobs.store import MUTABLE_JOB_FIELDS, ChargeDecision, Lease
 from bot.storage.sqlite.connection import SQLiteConnection
 
 __all__ = ["SQLiteJobStore"]
@@ -38,6 +38,17 @@ _ENCODERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES))
+# A job with work left needs an owner: active, or owing a charge call, a notice or listeners.
+_WORK_LEFT = (
+    f"(state IN ({_ACTIVE_SQL}) OR charge_state IN ('commit_pending', 'release_pending')"
+    " OR (state = 'failed' AND notified = 0) OR (state = 'delivered' AND files_json != '[]'))"
+)
+
+
+def _fenced(lease: Lease | None) -> tuple[str, tuple[Any, ...]]:
+    if lease is None:
+        return "", ()
+    return " AND lease_owner = ? AND lease_fence = ?", (lease.owner, lease.fence)
 
 
 def _row_to_job(row: sqlite3.Row) -> Job:
@@ -74,6 +85,9 @@ def _row_to_job(row: sqlite3.Row) -> Job:
         result_expires_at=_float(row["result_expires_at"]),
         role_ids=tuple(json.loads(row["role_ids_json"])),
         moderator=bool(row["moderator"]),
+        lease_owner=row["lease_owner"],
+        lease_until=_float(row["lease_until"]),
+        lease_fence=int(row["lease_fence"]),
     )
 
 
@@ -109,15 +123,17 @@ class SQLiteJobStore:
     def __init__(self, conn: SQLiteConnection) -> None:
         self._conn = conn
 
-    async def create(self, new: NewJob, *, now: float) -> Job:
-        """Record a new job in ``pending`` with nothing reserved yet."""
+    async def create(
+        self, new: NewJob, *, now: float, owner: str | None = None, lease_until: float | None = None
+    ) -> Job:
+        """Record a new job in ``pending`` with nothing reserved yet, leased to ``owner``."""
         request = new.request
         rows = await self._conn.fetchall(
             "INSERT INTO jobs (state, charge_state, guild_id, channel_id, member_id,"
             " interaction_token, interaction_expires_at, response_message_id, request_json,"
             " model, resolution, quality, references_json, created_at, updated_at,"
-            " role_ids_json, moderator)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            " role_ids_json, moderator, lease_owner, lease_until, lease_fence)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 JobState.PENDING.value,
                 ChargeState.NONE.value,
@@ -136,6 +152,9 @@ class SQLiteJobStore:
                 now,
                 json.dumps(list(new.role_ids)),
                 1 if new.moderator else 0,
+                owner,
+                lease_until if owner is not None else None,
+                1 if owner is not None else 0,
             ),
         )
         return _row_to_job(next(iter(rows)))
@@ -155,6 +174,7 @@ class SQLiteJobStore:
         *,
         now: float,
         charge: ChargeDecision | None = None,
+        lease: Lease | None = None,
         **changes: Any,
     ) -> Job | None:
         """Move the job to ``target`` if it is in ``expected``; return the new job or None."""
@@ -172,25 +192,34 @@ class SQLiteJobStore:
             sets.append("charge_state = CASE WHEN charge_state = ? THEN ? ELSE charge_state END")
             values += [ChargeState.RESERVED.value, pending.value]
         marks = ", ".join("?" for _ in sources)
+        fence, fence_params = _fenced(lease)
         rows = await self._conn.fetchall(
-            f"UPDATE jobs SET {', '.join(sets)} WHERE id = ? AND state IN ({marks}) RETURNING *",
-            (*values, job_id, *(s.value for s in sources)),
+            f"UPDATE jobs SET {', '.join(sets)} WHERE id = ? AND state IN ({marks}){fence}"
+            " RETURNING *",
+            (*values, job_id, *(s.value for s in sources), *fence_params),
         )
         for row in rows:
             return _row_to_job(row)
         return None
 
     async def update(
-        self, job_id: int, expected: JobState | Collection[JobState], *, now: float, **changes: Any
+        self,
+        job_id: int,
+        expected: JobState | Collection[JobState],
+        *,
+        now: float,
+        lease: Lease | None = None,
+        **changes: Any,
     ) -> Job | None:
         """Change fields without changing state, if the job is in ``expected``."""
         sources = _states(expected)
         columns, params = _encode_changes(changes)
         marks = ", ".join("?" for _ in sources)
+        fence, fence_params = _fenced(lease)
         rows = await self._conn.fetchall(
             f"UPDATE jobs SET {', '.join(['updated_at = ?', *columns])}"
-            f" WHERE id = ? AND state IN ({marks}) RETURNING *",
-            (now, *params, job_id, *(s.value for s in sources)),
+            f" WHERE id = ? AND state IN ({marks}){fence} RETURNING *",
+            (now, *params, job_id, *(s.value for s in sources), *fence_params),
         )
         for row in rows:
             return _row_to_job(row)
@@ -204,12 +233,14 @@ class SQLiteJobStore:
         *,
         now: float,
         cost: float | None = None,
+        lease: Lease | None = None,
     ) -> Job | None:
         """Move the charge state from ``expected`` to ``target``; return the job or None."""
+        fence, fence_params = _fenced(lease)
         rows = await self._conn.fetchall(
             "UPDATE jobs SET charge_state = ?, cost = COALESCE(?, cost), updated_at = ?"
-            " WHERE id = ? AND charge_state = ? RETURNING *",
-            (target.value, cost, now, job_id, expected.value),
+            f" WHERE id = ? AND charge_state = ?{fence} RETURNING *",
+            (target.value, cost, now, job_id, expected.value, *fence_params),
         )
         for row in rows:
             return _row_to_job(row)
@@ -275,3 +306,49 @@ class SQLiteJobStore:
         """Return how many jobs are in each state."""
         rows = await self._conn.fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {JobState(r[0]): int(r[1]) for r in rows}
+
+    async def claim(
+        self, owner: str, *, now: float, until: float, limit: int, force: bool = False
+    ) -> list[Job]:
+        """Lease to ``owner`` jobs with work left whose lease is free or expired; return them."""
+        rows = await self._conn.fetchall(
+            "UPDATE jobs SET lease_owner = ?, lease_until = ?, lease_fence = lease_fence + 1"
+            f" WHERE id IN (SELECT id FROM jobs WHERE {_WORK_LEFT}"
+            " AND (? OR lease_until IS NULL OR lease_until < ?) ORDER BY id LIMIT ?) RETURNING *",
+            (owner, until, 1 if force else 0, now, limit),
+        )
+        return sorted((_row_to_job(r) for r in rows), key=lambda j: j.id)
+
+    async def renew(self, owner: str, *, until: float) -> dict[int, int]:
+        """Extend every lease ``owner`` holds on a job with work left; return id -> fence."""
+        rows = await self._conn.fetchall(
+            f"UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND {_WORK_LEFT}"
+            " RETURNING id, lease_fence",
+            (until, owner),
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def release_leases(self, owner: str) -> int:
+        """End ``owner``'s leases now (a clean stop), so another process may take the jobs."""
+        return await self._conn.execute(
+            "UPDATE jobs SET lease_until = NULL WHERE lease_owner = ? AND lease_until IS NOT NULL",
+            (owner,),
+        )
+
+    async def beat(self, owner: str, *, now: float, window: float) -> int:
+        """Record that ``owner`` is alive; return how many owners were seen within ``window``."""
+        async with self._conn.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO engine_nodes (owner, seen_at) VALUES (?, ?)"
+                " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
+                (owner, now),
+            )
+            await tx.execute("DELETE FROM engine_nodes WHERE seen_at < ?", (now - 10 * window,))
+            rows = await tx.fetchall(
+                "SELECT COUNT(*) FROM engine_nodes WHERE seen_at >= ?", (now - window,)
+            )
+        return max(1, int(rows[0][0]))
+
+    async def leave(self, owner: str) -> None:
+        """Forget ``owner`` as a live process."""
+        await self._conn.execute("DELETE FROM engine_nodes WHERE owner = ?", (owner,))
