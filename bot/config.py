@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     quota_server_monthly: int | None = Field(None, ge=0)
 
     shard_count: int | None = Field(None, ge=1)
+    # Issue 10: a process that stops renewing has its jobs taken over within this many seconds.
+    job_lease_seconds: float = Field(60.0, ge=6.0, le=3600.0)
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
 

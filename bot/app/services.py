@@ -35,6 +35,7 @@ from bot.jobs.upload_cache import CachedUploads
 from bot.moderation import Moderation, build_moderation
 from bot.policy import GenerationPolicy, GuildDefaults
 from bot.storage import Database, open_database
+from bot.storage.url import parse_database_url
 from bot.toapis import ClientTimeouts, RetryPolicy, ToAPIsClient
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ def engine_config(settings: Settings) -> EngineConfig:
         time_limit=settings.task_timeout_seconds,
         time_limit_4k=settings.task_timeout_4k_seconds,
         max_result_bytes=settings.max_result_bytes,
+        lease_seconds=settings.job_lease_seconds,
+        # SQLite is one process's database; PostgreSQL may be shared by several processes.
+        exclusive=parse_database_url(settings.database_url).backend == "sqlite",
     )
 
 

@@ -151,7 +151,12 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         self.owner = new_owner_id()
         # Every component writes through the lease: a process that lost a job cannot write it.
-        self.leases = LeasedJobs(jobs, self.owner, lease_seconds=cfg.lease_seconds)
+        # Written leases last two heartbeats: a live owner has one heartbeat of slack, and a
+        # dead owner's jobs are claimed at the next heartbeat after that: within ``lease_seconds``
+        # of its death.
+        self.leases = LeasedJobs(
+            jobs, self.owner, lease_seconds=cfg.lease_seconds - self.heartbeat_interval
+        )
         self.jobs = jobs = self.leases
         self._live_processes = 1
         self._durations_store = durations_store
@@ -398,7 +403,7 @@ class Engine:
 
     @property
     def heartbeat_interval(self) -> float:
-        """Return how often leases are renewed (a third of the lease)."""
+        """Return how often leases are renewed and expired ones claimed (a third of the lease)."""
         return self.config.lease_seconds / 3
 
     @property
