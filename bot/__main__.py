@@ -32,7 +32,13 @@ def _parser() -> argparse.ArgumentParser:
         "schema migrated first), in one transaction, then compare the row counts.",
     )
     migrate.add_argument("--from", dest="source", required=True, metavar="SQLITE_URL")
-    migrate.add_argument("--to", dest="target", required=True, metavar="POSTGRES_URL")
+    migrate.add_argument(
+        "--to",
+        dest="target",
+        metavar="POSTGRES_URL",
+        help="the PostgreSQL database (default: $DATABASE_URL, which keeps the password off the"
+        " command line)",
+    )
     migrate.add_argument(
         "--force",
         action="store_true",
@@ -41,13 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _migrate_db(source: str, target: str, *, force: bool) -> int:
+def _migrate_db(source: str, target: str | None, *, force: bool) -> int:
     """Run ``migrate-db``: copy, print progress and the row counts; 0 only if they match."""
     import asyncio
+    import os
 
     from bot.storage.copy import CopyError, copy_database
     from bot.storage.url import parse_database_url, redact
 
+    target = target or os.environ.get("DATABASE_URL", "").strip()
+    if not target:
+        print(
+            "atelier: migrate-db: give --to postgresql://... or set DATABASE_URL", file=sys.stderr
+        )
+        return 2
     try:
         src, dst = parse_database_url(source), parse_database_url(target)
     except ValueError as exc:

@@ -32,6 +32,9 @@ __all__ = ["BATCH_ROWS", "CopyError", "CopyReport", "TableCount", "copy_database
 BATCH_ROWS = 1000
 #: Tables that belong to each database itself, never copied.
 _OWN_TABLES = {"schema_migrations"}
+#: Tables of live process state (heartbeats of the processes running on that database): the
+#: processes on the target write their own; the source's would only be stale.
+_RUNTIME_TABLES = {"engine_nodes"}
 
 
 class CopyError(RuntimeError):
@@ -272,10 +275,15 @@ async def _copy(
         report = CopyReport(source_version, db.schema_version)
         async with db.connection.raw.acquire() as conn:
             pg_tables = await _pg_tables(conn)
-            report.skipped = sorted(set(src_tables) - set(pg_tables))
+            report.skipped = sorted(
+                set(src_tables) - set(pg_tables) | _RUNTIME_TABLES & set(src_tables)
+            )
             for name in report.skipped:
-                progress(f"  {name}: not in the PostgreSQL schema, skipped")
-            tables = await _pg_order(conn, set(src_tables) & set(pg_tables))
+                why = (
+                    "live process state" if name in _RUNTIME_TABLES else "not in the target schema"
+                )
+                progress(f"  {name}: {why}, skipped")
+            tables = await _pg_order(conn, (set(src_tables) & set(pg_tables)) - _RUNTIME_TABLES)
             try:
                 async with conn.transaction():
                     full = await _nonempty(conn, pg_tables)

@@ -174,7 +174,10 @@ async def test_a_migrated_deployment_reads_back_the_same(
 
 
 async def test_a_target_with_rows_is_refused_then_force_replaces_it(
-    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    pg_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     source = tmp_path / "atelier.db"
     ids = await populate(source)
