@@ -262,6 +262,8 @@ async def _copy(
             f" ({known}); run migrate-db from the release that wrote it"
         )
     progress(f"source {source.redacted}: schema version {source_version}")
+    if source_version < known:
+        progress(f"  (older than this code's {known}: columns added since get their defaults)")
     try:
         db = await open_postgres(target, min_size=1, max_size=2)
     except PostgresOpenError as exc:
@@ -336,6 +338,9 @@ async def _copy_table(
     progress: Callable[[str], None],
 ) -> None:
     columns = [c for c in src_columns if c in pg_columns]
+    dropped = [c for c in src_columns if c not in pg_columns]
+    if dropped:
+        progress(f"  {table}: columns not in the target, left out: {', '.join(dropped)}")
     converters = [_convert(pg_columns[c]) for c in columns]
     select = f"SELECT {', '.join(_quote(c) for c in columns)} FROM {_quote(table)}"
     copied = 0
