@@ -25,7 +25,67 @@ def _parser() -> argparse.ArgumentParser:
         "check-config", help="validate the configuration and print it with secrets masked"
     )
     sub.add_parser("sync", help="sync slash commands with Discord globally, then exit")
+    migrate = sub.add_parser(
+        "migrate-db",
+        help="copy a SQLite deployment into PostgreSQL (the source is only read)",
+        description="Copy every table of a SQLite database into a PostgreSQL database (its "
+        "schema migrated first), in one transaction, then compare the row counts.",
+    )
+    migrate.add_argument("--from", dest="source", required=True, metavar="SQLITE_URL")
+    migrate.add_argument(
+        "--to",
+        dest="target",
+        metavar="POSTGRES_URL",
+        help="the PostgreSQL database (default: $DATABASE_URL, which keeps the password off the"
+        " command line)",
+    )
+    migrate.add_argument(
+        "--force",
+        action="store_true",
+        help="empty the target's tables first (same transaction) instead of refusing rows",
+    )
     return parser
+
+
+def _migrate_db(source: str, target: str | None, *, force: bool) -> int:
+    """Run ``migrate-db``: copy, print progress and the row counts; 0 only if they match."""
+    import asyncio
+    import os
+
+    from bot.storage.copy import CopyError, copy_database
+    from bot.storage.url import parse_database_url, redact
+
+    target = target or os.environ.get("DATABASE_URL", "").strip()
+    if not target:
+        print(
+            "atelier: migrate-db: give --to postgresql://... or set DATABASE_URL", file=sys.stderr
+        )
+        return 2
+    try:
+        src, dst = parse_database_url(source), parse_database_url(target)
+    except ValueError as exc:
+        print(f"atelier: migrate-db: {exc}", file=sys.stderr)
+        return 2
+    print(f"Copying {src.redacted} -> {dst.redacted}")
+    try:
+        report = asyncio.run(
+            copy_database(src, dst, force=force, progress=lambda line: print(line, flush=True))
+        )
+    except CopyError as exc:
+        print(f"atelier: migrate-db: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # never a traceback that could carry the URL
+        print(
+            f"atelier: migrate-db failed: {type(exc).__name__}: {redact(str(exc))}", file=sys.stderr
+        )
+        return 1
+    for line in report.lines():
+        print(line)
+    if not report.ok:
+        print("atelier: migrate-db: row counts differ (see above)", file=sys.stderr)
+        return 1
+    print(f"Done: {sum(c.target for c in report.counts)} rows in {len(report.counts)} tables.")
+    return 0
 
 
 def _settings_or_exit() -> Settings:
@@ -41,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line and return the exit code."""
     args = _parser().parse_args(argv)
     command = args.command or "run"
+    if command == "migrate-db":  # needs no tokens: only the two database URLs
+        return _migrate_db(args.source, args.target, force=args.force)
     settings = _settings_or_exit()
     if command == "check-config":
         print("Configuration is valid:")

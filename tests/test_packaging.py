@@ -59,3 +59,62 @@ def test_the_image_installs_the_lock_before_copying_the_source() -> None:
     copy_source = next(i for i, ln in enumerate(lines) if ln.startswith("COPY bot"))
     assert copy_lock < install < copy_source
     assert "--require-hashes" in lines[install]
+
+
+def _simple_yaml(text: str) -> dict[str, object]:
+    """Parse the block-style subset docker-compose.yml uses (maps, lists of scalars).
+
+    PyYAML is not a dependency; this reads nesting from indentation, strips comments and quotes.
+    """
+    root: dict[str, object] = {}
+    stack: list[tuple[int, object]] = [(-1, root)]
+    lines = text.splitlines()
+    for number, raw in enumerate(lines):
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        item = line.strip()
+        while stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1]
+        if item.startswith("- "):
+            assert isinstance(parent, list), f"list item outside a list: {raw!r}"
+            parent.append(item[2:].strip().strip("\"'"))
+            continue
+        key, _, value = item.partition(":")
+        assert isinstance(parent, dict), f"mapping inside a list: {raw!r}"
+        value = value.strip()
+        if value:
+            parent[key.strip()] = value.strip("\"'")
+            continue
+        # A nested block: a list if the next deeper line starts with "- ", else a mapping.
+        rest = lines[number + 1 :]
+        nxt = next((r.strip() for r in rest if r.strip() and not r.strip().startswith("#")), "")
+        child: object = [] if nxt.startswith("- ") else {}
+        parent[key.strip()] = child
+        stack.append((indent, child))
+    return root
+
+
+def test_compose_runs_every_shard_once_on_one_database() -> None:
+    compose = _simple_yaml((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert isinstance(services, dict)
+    postgres = services["postgres"]
+    assert isinstance(postgres, dict)
+    assert postgres["image"] == "postgres:16" and "healthcheck" in postgres
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in postgres["volumes"])  # type: ignore[union-attr]
+    bots = {name: svc for name, svc in services.items() if isinstance(svc, dict) and "build" in svc}
+    assert len(bots) == 2
+    envs = [svc["environment"] for svc in bots.values()]
+    urls = {env["DATABASE_URL"] for env in envs}
+    assert len(urls) == 1 and next(iter(urls)).startswith("postgresql://atelier:")
+    assert "@postgres:5432/atelier" in next(iter(urls))
+    counts = {int(env["SHARD_COUNT"]) for env in envs}
+    assert len(counts) == 1
+    shard_ids = sorted(int(i) for env in envs for i in env["SHARD_IDS"].split(","))
+    assert shard_ids == list(range(counts.pop()))  # every shard, each exactly once
+    for svc in bots.values():
+        assert svc["env_file"] == ".env"
+        assert svc["depends_on"] == {"postgres": {"condition": "service_healthy"}}
