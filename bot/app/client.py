@@ -22,7 +22,7 @@ from discord.ext import commands
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import AttachmentDownloader, GenerationFlow
-from bot.app.identify import IDENTIFY_WINDOW_SECONDS, identify_bucket
+from bot.app.identify import IDENTIFY_HOLD_SECONDS, identify_bucket
 from bot.app.services import Services
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock
@@ -155,10 +155,10 @@ class AtelierBot(commands.Bot):
         """Wait for this shard's identify bucket, across every process on the database.
 
         Replaces discord.py's 5-second sleep: the bucket (``shard_id % max_concurrency``) stays
-        taken for 5 s after this returns, so no process identifies in it again sooner.
+        taken for 5 s (and a little) after this returns, so no process identifies in it again sooner.
         """
         bucket = identify_bucket(shard_id, await self.max_concurrency())
-        await self.services.identify.hold(bucket, IDENTIFY_WINDOW_SECONDS)
+        await self.services.identify.hold(bucket, IDENTIFY_HOLD_SECONDS)
         log.debug("identifying shard %s (bucket %d)", shard_id, bucket)
 
     def tree_hash(self) -> str:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["IDENTIFY_WINDOW_SECONDS", "IdentifyGate", "identify_bucket"]
+__all__ = ["IDENTIFY_HOLD_SECONDS", "IDENTIFY_WINDOW_SECONDS", "IdentifyGate", "identify_bucket"]
 
-#: How long a bucket stays taken after an identify starts.
+#: Discord's window: one identify per bucket per this many seconds.
 IDENTIFY_WINDOW_SECONDS = 5.0
+#: How long the bot keeps a bucket after its identify starts: the window, plus a little for the
+#: network (Discord counts arrivals; the next identify may travel faster than this one).
+IDENTIFY_HOLD_SECONDS = IDENTIFY_WINDOW_SECONDS + 0.25
 
 
 class IdentifyGate(Protocol):
