@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from bot.config import Settings
 from tests.app.helpers import private_answer
 from tests.app.plugin import atelier_env, atelier_settings, start_atelier
 from tests.fakes.discord import FakeDiscord
-from tests.fakes.discord.plugin import BotRunner
+from tests.fakes.discord.plugin import BotProcess, BotRunner
 from tests.fakes.toapis import FakeToAPIs
 from tests.storage.backends import fresh_postgres_url
 
@@ -126,3 +127,24 @@ async def test_a_worker_connects_no_gateway_but_delivers_a_result(atelier: Ateli
     assert "gateway.identify" not in later and "gateway.url" not in later  # never connected
     assert "commands.sync" not in later  # a worker leaves the commands alone
     assert "webhook.edit" in later  # the result went over REST
+
+
+async def test_python_m_bot_with_shard_ids_none_delivers_and_stops_on_sigterm(
+    atelier: Atelier, spawn_discord_bot: Callable[..., Awaitable[BotProcess]], tmp_path: Path
+) -> None:
+    atelier.toapis.script(queue_s=3600, run_s=1)
+    rec = atelier.slash("imagine", {"prompt": "a worker's lighthouse"})
+    await atelier.wait_job(1, "submitted", "running")
+    await atelier.runner.stop(atelier.bot)
+    await atelier.stack.aclose()
+
+    since = atelier.discord.mark()
+    env = {**atelier_env(atelier.discord, atelier.toapis, tmp_path), "SHARD_IDS": "none"}
+    proc = await spawn_discord_bot("bot", env=env, wait=False)
+    atelier.toapis.advance(3600)
+    result = await atelier.result(rec, timeout=30)
+    assert result.attachments, proc.output()
+    assert await proc.terminate() == 0, proc.output()
+    assert "job worker running" in proc.output()
+    later = [ev.kind for ev in atelier.discord.events[since:]]
+    assert "gateway.identify" not in later and "commands.sync" not in later
