@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.quota.credits import CreditTable
@@ -42,6 +42,10 @@ _EXPECTED: dict[str, str] = {
     "http_max_retries": "a whole number from 0 to 10",
     "max_result_bytes": "a positive number of bytes",
     "shard_count": "a positive whole number (leave unset for one shard)",
+    "shard_ids": (
+        "distinct shard ids below SHARD_COUNT such as 0,1, or none for a job worker without"
+        " a gateway connection (leave unset for all shards)"
+    ),
     "discord_api_base": "an http(s) URL ending in /api/v10 (only for tests or a proxy)",
     "discord_gateway_url": "a ws(s) URL (only for tests or a proxy)",
     "quota_credits": 'JSON credit overrides such as {"gpt-4o-image": 3} (see README, Quotas)',
@@ -51,6 +55,8 @@ _EXPECTED: dict[str, str] = {
 }
 
 _SECRETS = frozenset({"discord_token", "toapis_api_key"})
+# Variables whose validator says what exactly is wrong; the line carries that reason.
+_WITH_REASON = frozenset({"shard_ids"})
 
 
 class ConfigError(Exception):
@@ -109,6 +115,9 @@ class Settings(BaseSettings):
     shard_count: int | None = Field(None, ge=1)
     # Issue 10: a process that stops renewing has its jobs taken over within this many seconds.
     job_lease_seconds: float = Field(60.0, ge=6.0, le=3600.0)
+    # None: every shard of SHARD_COUNT (or one unsharded connection); []: "none", a job worker
+    # that never connects to the gateway. Declared after shard_count, which it is checked against.
+    shard_ids: Annotated[list[int] | None, NoDecode] = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
 
@@ -138,6 +147,46 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not text:
+            return None
+        if text.lower() == "none":
+            return []
+        parts = [part.strip() for part in text.split(",")]
+        if any(not part.isdigit() for part in parts):
+            raise ValueError("shard ids are whole numbers 0 or more, separated by commas")
+        return [int(part) for part in parts]
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _check_shard_ids(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if not value:  # unset, or "none" (a worker needs no shard count)
+            return value
+        if any(i < 0 for i in value):
+            raise ValueError("shard ids are whole numbers 0 or more")
+        twice = sorted({i for i in value if value.count(i) > 1})
+        if twice:
+            raise ValueError(f"shard {twice[0]} is listed twice")
+        if "shard_count" not in info.data:
+            return value  # SHARD_COUNT itself is invalid and reported on its own line
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("SHARD_COUNT must be set too")
+        too_big = [i for i in value if i >= count]
+        if too_big:
+            raise ValueError(f"shard {too_big[0]} does not exist with SHARD_COUNT={count}")
+        return value
+
+    @property
+    def gateway_worker(self) -> bool:
+        """``SHARD_IDS=none``: run jobs and delivery only, never connect to the gateway."""
+        return self.shard_ids == []
 
     @field_validator("toapis_base_url", "discord_api_base")
     @classmethod
@@ -185,6 +234,9 @@ def _line(error: dict[str, Any]) -> str:
         shown = redact(shown)
     if len(shown) > 60:
         shown = shown[:57] + "..."
+    if name in _WITH_REASON and error.get("type") == "value_error":
+        reason = str(error.get("msg", "")).removeprefix("Value error, ")
+        return f"{var}={shown!r} is invalid: {reason}; expected {expected}."
     return f"{var}={shown!r} is invalid: expected {expected}."
 
 
@@ -208,6 +260,8 @@ def describe_settings(settings: Settings) -> list[str]:
         if isinstance(value, SecretStr):
             # Not even a suffix: a secret's characters never leave the process.
             shown = "<set, hidden>"
+        elif name == "shard_ids" and value == []:
+            shown = "none"
         elif isinstance(value, list):
             shown = ",".join(str(v) for v in value)
         elif value is None:

@@ -97,6 +97,13 @@ async def _serve(settings: Settings, services: Services, *, sync_only: bool) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if bot.worker:
+        async with bot:
+            await bot.serve_without_gateway(token, stop)
+            log.info("stop signal received: unfinished jobs resume on next start")
+            bot.accepting = False
+            await bot.close()
+        return 0
     async with bot:
         runner = asyncio.create_task(bot.start(token), name="atelier-bot")
         stopper = asyncio.create_task(stop.wait(), name="atelier-stop")

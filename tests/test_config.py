@@ -160,3 +160,60 @@ def test_cli_run_without_config_stops_clearly(tmp_path: Path) -> None:
 def test_cli_help(tmp_path: Path) -> None:
     out = _cli(["--help"], {}, tmp_path)
     assert out.returncode == 0 and "check-config" in out.stdout
+
+
+def _with_secrets(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("TOAPIS_API_KEY", KEY)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_shard_ids_pick_some_shards_or_none_for_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_secrets(monkeypatch, SHARD_COUNT="4", SHARD_IDS=" 0, 3 ")
+    s = load_settings()
+    assert s.shard_ids == [0, 3] and not s.gateway_worker
+    assert "SHARD_IDS=0,3" in describe_settings(s)
+
+    monkeypatch.delenv("SHARD_COUNT")
+    monkeypatch.setenv("SHARD_IDS", "None")  # a worker needs no shard count
+    s = load_settings()
+    assert s.shard_ids == [] and s.gateway_worker
+    assert "SHARD_IDS=none" in describe_settings(s)
+
+    monkeypatch.delenv("SHARD_IDS")
+    s = load_settings()
+    assert s.shard_ids is None and not s.gateway_worker  # every shard, as before
+    assert "SHARD_IDS=" in describe_settings(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        (
+            {"SHARD_COUNT": "4", "SHARD_IDS": "1,1"},
+            "SHARD_IDS='1,1' is invalid: shard 1 is listed twice",
+        ),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0,4"}, "shard 4 does not exist with SHARD_COUNT=4"),
+        ({"SHARD_IDS": "0,1"}, "SHARD_IDS='0,1' is invalid: SHARD_COUNT must be set too"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "0;1"}, "whole numbers 0 or more, separated by commas"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "-1"}, "whole numbers 0 or more"),
+    ],
+)
+def test_bad_shard_ids_say_what_is_wrong(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], reason: str
+) -> None:
+    _with_secrets(monkeypatch, **env)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (line,) = info.value.lines
+    assert reason in line and "none for a job worker" in line
+
+
+def test_a_bad_shard_count_is_reported_once_not_blamed_on_shard_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _with_secrets(monkeypatch, SHARD_COUNT="zero", SHARD_IDS="0")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert [line.split("=")[0] for line in info.value.lines] == ["SHARD_COUNT"]

@@ -9,6 +9,7 @@ services through ``bot.services`` (and the read-only shortcuts ``bot.db``, ``bot
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -21,6 +22,7 @@ from discord.ext import commands
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import AttachmentDownloader, GenerationFlow
+from bot.app.identify import IDENTIFY_HOLD_SECONDS, identify_bucket
 from bot.app.services import Services
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock
@@ -50,6 +52,7 @@ class AtelierBot(commands.Bot):
         *,
         extensions: Sequence[str] = EXTENSIONS,
         sync_only: bool = False,
+        worker: bool = False,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -66,6 +69,9 @@ class AtelierBot(commands.Bot):
         self.services = services
         self.extension_names: tuple[str, ...] = tuple(extensions)
         self.sync_only = sync_only
+        #: ``SHARD_IDS=none``: no gateway connection; the engine runs and delivers over REST.
+        self.worker = worker
+        self._max_concurrency: int | None = None
         self.accepting = False
         self._closing = False
         self._engine_started = False
@@ -108,7 +114,9 @@ class AtelierBot(commands.Bot):
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         for name in self.extension_names:
             await self.load_extension(name)
-        await self.sync_commands(force_global=self.sync_only)
+        if self.sync_only or not self.worker:
+            # A worker leaves the commands to the processes that receive them.
+            await self.sync_commands(force_global=self.sync_only)
         if self.sync_only:
             return
         removed = self.generation.prune_references()
@@ -117,6 +125,41 @@ class AtelierBot(commands.Bot):
         await self.engine.start()
         self._engine_started = True
         self.accepting = True
+
+    async def serve_without_gateway(self, token: str, stop: asyncio.Event) -> None:
+        """Run as a job worker until ``stop`` is set: log in over REST, never connect.
+
+        ``login`` runs ``setup_hook``, which starts the engine; delivery uses only REST
+        (interaction webhooks, channel posts). The caller closes the bot afterwards.
+        """
+        await self.login(token)
+        log.info("job worker running: no gateway connection (SHARD_IDS=none)")
+        await stop.wait()
+
+    # -- identify: Discord's session start limit, shared by every process ---------------------
+
+    async def max_concurrency(self) -> int:
+        """Discord's ``session_start_limit.max_concurrency`` (GET /gateway/bot); 1 if unknown."""
+        if self._max_concurrency is None:
+            try:
+                _, _, limits = await self.http.get_bot_gateway()
+                self._max_concurrency = max(1, int(limits.get("max_concurrency") or 1))
+            except (discord.HTTPException, discord.GatewayNotFound, TypeError, ValueError):
+                log.warning(
+                    "could not read the gateway's max_concurrency; identifying one at a time"
+                )
+                return 1
+        return self._max_concurrency
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for this shard's identify bucket, across every process on the database.
+
+        Replaces discord.py's 5-second sleep: the bucket (``shard_id % max_concurrency``) stays
+        taken for 5 s (and a little) after this returns, so no process identifies in it again sooner.
+        """
+        bucket = identify_bucket(shard_id, await self.max_concurrency())
+        await self.services.identify.hold(bucket, IDENTIFY_HOLD_SECONDS)
+        log.debug("identifying shard %s (bucket %d)", shard_id, bucket)
 
     def tree_hash(self) -> str:
         """A hash of the global command tree as Discord would receive it."""
@@ -183,7 +226,16 @@ class AutoShardedAtelierBot(AtelierBot, commands.AutoShardedBot):
 
 
 def create_bot(settings: Settings, services: Services, **kwargs: Any) -> AtelierBot:
-    """Build the bot the settings ask for: sharded when ``SHARD_COUNT`` is set."""
+    """Build the bot the settings ask for.
+
+    ``SHARD_IDS=none``: a job worker (``bot.worker``; run it with ``serve_without_gateway``).
+    ``SHARD_COUNT`` (and ``SHARD_IDS``): sharded, over those shards only. Otherwise one
+    connection.
+    """
+    if settings.gateway_worker:
+        return AtelierBot(settings, services, worker=True, **kwargs)
     if settings.shard_count:
+        if settings.shard_ids:
+            kwargs["shard_ids"] = list(settings.shard_ids)
         return AutoShardedAtelierBot(settings, services, shard_count=settings.shard_count, **kwargs)
     return AtelierBot(settings, services, **kwargs)

@@ -4,7 +4,7 @@
 aiohttp session, the ToAPIs client and its cached-upload image service, quotas / server
 settings / policy (``bot.moderation``), a REST-only Discord client for delivery (logged in,
 never connected to the gateway), the Discord delivery with its gallery, the job engine and
-the generation service. On leaving (also on errors half-way) everything opened is closed in
+the generation service (and the database's identify gate). On leaving (also on errors half-way) everything opened is closed in
 reverse order. The gateway bot (``bot.app.client.AtelierBot``) receives the built services.
 
 Constructor calls of the collaborators live in this file only, so a change of one of them is
@@ -23,6 +23,7 @@ import discord
 
 from bot.app.delivery import DiscordDelivery
 from bot.app.gallery import GalleryPoster
+from bot.app.identify import IdentifyGate
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.discord_target import point_discord_at
@@ -98,6 +99,8 @@ class Services:
     delivery: DiscordDelivery
     engine: Engine
     generation: GenerationService
+    #: Who may identify on the gateway now, shared with every process on the database.
+    identify: IdentifyGate
 
 
 async def open_rest_client(settings: Settings) -> discord.Client:
@@ -200,6 +203,7 @@ async def build_services(
             delivery=delivery,
             engine=engine,
             generation=generation,
+            identify=db.identify,
         )
 
 

@@ -7,13 +7,16 @@ them and imports no rules. ``MetaStore`` (small named values) is storage's own.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.audit.store import AuditStore
 from bot.generation.store import JobDiscordStore
 from bot.guild_settings.store import GuildSettingsStore
 from bot.jobs.store import DurationStatsStore, JobStore, UploadCacheStore
 from bot.quota.store import QuotaStore
+
+if TYPE_CHECKING:
+    from bot.app.identify import IdentifyGate
 
 __all__ = ["Database", "MetaStore"]
 
@@ -57,6 +60,11 @@ class Database(Protocol):
     @property
     def audit(self) -> AuditStore:
         """The audit log of moderator changes (written by the quota and settings stores)."""
+        ...
+
+    @property
+    def identify(self) -> IdentifyGate:
+        """The gateway identify gate shared by every process on this database."""
         ...
 
     @property

@@ -12,6 +12,7 @@ from bot.storage.postgres.connection import PostgresPool
 from bot.storage.postgres.durations import PostgresDurationStats
 from bot.storage.postgres.extras import PostgresJobDiscord, PostgresMeta, PostgresUploadCache
 from bot.storage.postgres.guild_settings import PostgresGuildSettingsStore
+from bot.storage.postgres.identify import PostgresIdentifyGate
 from bot.storage.postgres.jobs import PostgresJobStore
 from bot.storage.postgres.migrate import apply_migrations
 from bot.storage.postgres.quota import PostgresQuotaStore
@@ -42,6 +43,7 @@ class PostgresDatabase:
         self._uploads = PostgresUploadCache(pool)
         self._meta = PostgresMeta(pool)
         self._job_discord = PostgresJobDiscord(pool)
+        self._identify = PostgresIdentifyGate(pool)
         self._audit = PostgresAuditStore(pool)
 
     @property
@@ -82,11 +84,16 @@ class PostgresDatabase:
         return self._audit
 
     @property
+    def identify(self) -> PostgresIdentifyGate:
+        return self._identify
+
+    @property
     def schema_version(self) -> int:
         return self._version
 
     async def close(self) -> None:
         """Close the pool; every write was already committed."""
+        await self._identify.close()
         await self._pool.close()
 
 

@@ -10,6 +10,7 @@ from bot.storage.sqlite.connection import SQLiteConnection, connect
 from bot.storage.sqlite.durations import SQLiteDurationStats
 from bot.storage.sqlite.extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUploadCache
 from bot.storage.sqlite.guild_settings import SQLiteGuildSettingsStore
+from bot.storage.sqlite.identify import LocalIdentifyGate
 from bot.storage.sqlite.jobs import SQLiteJobStore
 from bot.storage.sqlite.migrate import apply_migrations
 from bot.storage.sqlite.quota import SQLiteQuotaStore
@@ -33,6 +34,7 @@ class SQLiteDatabase:
         self._uploads = SQLiteUploadCache(conn)
         self._meta = SQLiteMeta(conn)
         self._job_discord = SQLiteJobDiscord(conn)
+        self._identify = LocalIdentifyGate()
         self._audit = SQLiteAuditStore(conn)
 
     @property
@@ -73,11 +75,16 @@ class SQLiteDatabase:
         return self._audit
 
     @property
+    def identify(self) -> LocalIdentifyGate:
+        return self._identify
+
+    @property
     def schema_version(self) -> int:
         return self._version
 
     async def close(self) -> None:
         """Close the connection; every write was already committed."""
+        await self._identify.close()
         await self._conn.close()
 
 

@@ -14,6 +14,7 @@ from .model import (
     StoredAttachment,
     Upload,
     User,
+    shard_of,
     wait_until,
 )
 from .server import FakeDiscord, Withhold
@@ -31,5 +32,6 @@ __all__ = [
     "Upload",
     "User",
     "Withhold",
+    "shard_of",
     "wait_until",
 ]

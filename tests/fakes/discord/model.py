@@ -80,6 +80,21 @@ class Snowflakes:
         self._last = value
         return value
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """The next snowflake that, as a guild id, lands on ``shard_id`` of ``shard_count``."""
+        value = self.next()
+        stamp = value >> 22
+        if stamp % shard_count != shard_id:
+            stamp += (shard_id - stamp) % shard_count
+            value = stamp << 22
+            self._last = value
+        return value
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to: ``(guild_id >> 22) % shard_count``."""
+    return (guild_id >> 22) % max(1, shard_count)
+
 
 @dataclass
 class User:

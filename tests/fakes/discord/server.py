@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import math
 import re
@@ -44,6 +45,7 @@ from .model import (
     User,
     Waiter,
     image_size,
+    shard_of,
 )
 
 API_PREFIX = "/api/v10"
@@ -111,7 +113,10 @@ class _Ctx:
 class _Connection:
     """One websocket connection; everything it sends goes through one ordered queue."""
 
+    _numbers = itertools.count(1)
+
     def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.number = next(self._numbers)
         self.ws = ws
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.session: _Session | None = None
@@ -193,6 +198,12 @@ class FakeDiscord:
         self._waiters: list[Waiter] = []
         self._sessions: dict[str, _Session] = {}
         self._current: _Session | None = None
+        #: The latest session of each shard id (the one that gets its guilds' events).
+        self._shards: dict[int, _Session] = {}
+        #: What GET /gateway/bot answers: the recommended shard count and
+        #: ``session_start_limit.max_concurrency`` (identifies allowed per 5 s, one per bucket).
+        self.recommended_shards = 1
+        self.max_concurrency = 1
         self._connections: set[_Connection] = set()
         self._edit_times: dict[int, deque[float]] = {}
         #: (author id, nonce) -> (message id, created at), oldest first.
@@ -348,9 +359,13 @@ class FakeDiscord:
         locale: str = "en-US",
         everyone_permissions: int = DEFAULT_EVERYONE,
         bot_permissions: int = DEFAULT_BOT_ROLE,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """Create a guild the bot is in: @everyone, the bot's managed role, channels, members."""
-        gid = self.ids.next()
+        """Create a guild the bot is in: @everyone, the bot's managed role, channels, members.
+
+        ``shard=(id, count)`` picks a guild id that lands on that shard.
+        """
+        gid = self.ids.next() if shard is None else self.ids.next_on_shard(*shard)
         now = self.clock.now()
         guild = Guild(
             gid, self, name, self.owner.id, premium_tier=premium_tier, locale=locale, joined_at=now
@@ -374,24 +389,57 @@ class FakeDiscord:
         for uname in members:
             guild.add_member(uname)
         self.guilds[gid] = guild
-        if self._current is not None:
-            self._current.dispatch(
-                "GUILD_CREATE", guild.to_payload(all_members=self._current.wants_members)
-            )
+        session = self.session_for_guild(gid)
+        if session is not None:
+            session.dispatch("GUILD_CREATE", guild.to_payload(all_members=session.wants_members))
         return guild
 
     def _dispatch_guild_event(self, guild: Guild, event: str, data: Any) -> None:
         if guild.id not in self.guilds:
             return
-        session = self._current
+        session = self.session_for_guild(guild.id)
         if session is not None:
             session.dispatch(event, data)
+
+    def session_for_guild(self, guild_id: int | None) -> _Session | None:
+        """The session that receives a guild's events: the latest of shard
+        ``(guild_id >> 22) % shard_count`` (any session when there is no guild)."""
+        if guild_id is None:
+            return self._current
+        for shard_id, session in self._shards.items():
+            if shard_of(guild_id, session.shard[1]) == shard_id:
+                return session
+        return None
+
+    @property
+    def identifies(self) -> list[Event]:
+        """Every accepted IDENTIFY in order; ``meta["shard"]`` is ``(id, count)``,
+        ``meta["connection"]`` numbers the websocket, ``monotonic`` is when it arrived."""
+        return self.events_of("gateway.identify")
+
+    def identify_violations(self, window: float = 5.0) -> list[tuple[Event, Event]]:
+        """Pairs of identifies in the same bucket (``shard_id % max_concurrency``) less than
+        ``window`` seconds apart: what Discord's session start limit forbids."""
+        last: dict[int, Event] = {}
+        found: list[tuple[Event, Event]] = []
+        for ev in self.identifies:
+            bucket = ev.meta["shard"][0] % max(1, self.max_concurrency)
+            before = last.get(bucket)
+            if before is not None and ev.monotonic - before.monotonic < window:
+                found.append((before, ev))
+            last[bucket] = ev
+        return found
 
     # ------------------------------------------------------------------ scenario: gateway control
 
     @property
     def connected(self) -> bool:
-        return self._current is not None and self._current.conn is not None
+        return any(session.conn is not None for session in self._shards.values())
+
+    @property
+    def connected_shards(self) -> dict[int, int]:
+        """Shard id -> shard count of every session whose websocket is open now."""
+        return {i: s.shard[1] for i, s in self._shards.items() if s.conn is not None}
 
     async def drop_connections(self, code: int = 4000, *, abort: bool = False) -> None:
         """Drop every gateway websocket (sessions stay resumable)."""
@@ -505,9 +553,9 @@ class FakeDiscord:
         return rec
 
     def _deliver(self, rec: InteractionRecord) -> InteractionRecord:
-        session = self._current
+        session = self.session_for_guild(rec.guild_id)
         if session is None:
-            raise RuntimeError("no bot has identified on the fake gateway")
+            raise RuntimeError("no bot has identified on the fake gateway for this guild's shard")
         self.interactions[rec.id] = rec
         self._by_token[rec.token] = rec
         session.dispatch("INTERACTION_CREATE", rec.payload)
@@ -942,12 +990,12 @@ class FakeDiscord:
         if request.path.endswith("/bot"):
             return {
                 "url": url,
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
                     "reset_after": 0,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.max_concurrency,
                 },
             }
         return {"url": url}
@@ -1131,7 +1179,7 @@ class FakeDiscord:
         return msg
 
     def _dispatch_message(self, event: str, msg: Message) -> None:
-        if msg.ephemeral or self._current is None or msg.guild_id is None:
+        if msg.ephemeral or msg.guild_id is None:
             return
         guild = self.guilds.get(msg.guild_id)
         if guild is None:
@@ -1590,6 +1638,10 @@ class FakeDiscord:
             except (ConnectionError, RuntimeError):
                 return
 
+    @staticmethod
+    def _on_shard(guild_id: int, session: _Session) -> bool:
+        return shard_of(guild_id, session.shard[1]) == session.shard[0]
+
     async def _on_gateway_frame(self, conn: _Connection, frame: dict[str, Any]) -> None:
         op = frame.get("op")
         d = frame.get("d")
@@ -1611,15 +1663,21 @@ class FakeDiscord:
             )
             self._sessions[session.id] = session
             self._current = session
+            self._shards[session.shard[0]] = session
             session.conn = conn
             conn.session = session
-            self._new_event("gateway.identify", payload=d, meta={"session_id": session.id})
+            self._new_event(
+                "gateway.identify",
+                payload=d,
+                meta={"session_id": session.id, "shard": session.shard, "connection": conn.number},
+            )
+            guilds = [g for g in self.guilds.values() if self._on_shard(g.id, session)]
             session.dispatch(
                 "READY",
                 {
                     "v": 10,
                     "user": {**self.bot_user.to_payload(), "verified": True, "mfa_enabled": False},
-                    "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+                    "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
                     "session_id": session.id,
                     "resume_gateway_url": self.gateway_url,
                     "application": {"id": str(self.application_id), "flags": 0},
@@ -1632,12 +1690,13 @@ class FakeDiscord:
                     "user_settings": {},
                 },
             )
-            for guild in self.guilds.values():
+            for guild in guilds:
                 session.dispatch(
                     "GUILD_CREATE", guild.to_payload(all_members=session.wants_members)
                 )
             self._new_event(
-                "gateway.ready", meta={"session_id": session.id, "guilds": len(self.guilds)}
+                "gateway.ready",
+                meta={"session_id": session.id, "guilds": len(guilds), "shard": session.shard},
             )
         elif op == 6:
             found = self._sessions.get(d.get("session_id", ""))
@@ -1659,6 +1718,7 @@ class FakeDiscord:
             found.conn = conn
             conn.session = found
             self._current = found
+            self._shards[found.shard[0]] = found
             seq = int(d.get("seq") or 0)
             replay = [f for f in found.frames if f["s"] > seq]
             for frame in replay:
