@@ -22,12 +22,12 @@ from discord.ext import commands
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import AttachmentDownloader, GenerationFlow
-from bot.app.identify import IDENTIFY_HOLD_SECONDS, identify_bucket
 from bot.app.services import Services
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock
 from bot.config import Settings
 from bot.generation import GenerationService
+from bot.identify import IDENTIFY_HOLD_SECONDS, identify_bucket
 from bot.jobs.engine import Engine
 from bot.moderation import Moderation
 from bot.storage import Database

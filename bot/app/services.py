@@ -23,11 +23,11 @@ import discord
 
 from bot.app.delivery import DiscordDelivery
 from bot.app.gallery import GalleryPoster
-from bot.app.identify import IdentifyGate
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.discord_target import point_discord_at
 from bot.generation import GenerationService
+from bot.identify import IdentifyGate
 from bot.jobs.engine import Engine, EngineConfig
 from bot.jobs.hooks import ChargeHook
 from bot.jobs.strategy import AdaptiveStrategy

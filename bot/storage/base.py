@@ -16,7 +16,7 @@ from bot.jobs.store import DurationStatsStore, JobStore, UploadCacheStore
 from bot.quota.store import QuotaStore
 
 if TYPE_CHECKING:
-    from bot.app.identify import IdentifyGate
+    from bot.identify import IdentifyGate
 
 __all__ = ["Database", "MetaStore"]
 

@@ -234,13 +234,13 @@ async def test_a_column_both_sides_gained_later_is_copied_by_name(
     source = tmp_path / "atelier.db"
     ids = await populate(source)
     with sqlite3.connect(source) as raw:
-        raw.execute("ALTER TABLE jobs ADD COLUMN lease_owner TEXT")
-        raw.execute("UPDATE jobs SET lease_owner = 'proc-' || id")
+        raw.execute("ALTER TABLE jobs ADD COLUMN copied_note TEXT")
+        raw.execute("UPDATE jobs SET copied_note = 'proc-' || id")
     pg = await open_database(pg_url)
     try:
         await pg.meta.set("x", "y", now=1.0)
         async with pg.connection.raw.acquire() as conn:  # type: ignore[attr-defined]
-            await conn.execute("ALTER TABLE jobs ADD COLUMN lease_owner TEXT")
+            await conn.execute("ALTER TABLE jobs ADD COLUMN copied_note TEXT")
     finally:
         await pg.close()
     report = await copy_database(
@@ -252,8 +252,8 @@ async def test_a_column_both_sides_gained_later_is_copied_by_name(
     assert report.ok
     conn = await asyncpg.connect(pg_url)
     try:
-        owners = await conn.fetch("SELECT id, lease_owner FROM jobs ORDER BY id")
-        assert [(r["id"], r["lease_owner"]) for r in owners] == [(i, f"proc-{i}") for i in ids]
+        owners = await conn.fetch("SELECT id, copied_note FROM jobs ORDER BY id")
+        assert [(r["id"], r["copied_note"]) for r in owners] == [(i, f"proc-{i}") for i in ids]
     finally:
         await conn.close()
 

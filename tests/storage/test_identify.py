@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from bot.app.identify import IdentifyGate
+from bot.identify import IdentifyGate
 from bot.storage import open_database
 from tests.storage.backends import fresh_postgres_url, open_test_database
 
