@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -235,3 +236,34 @@ async def test_every_shard_answers_and_a_killed_process_jobs_finish_once_elsewhe
         guild0,
     )
     assert pool == committed > 0
+
+    # A process that stalls (SIGSTOP) loses its job to a survivor; when it wakes it finds the
+    # job gone at its next heartbeat and never writes or delivers it.
+    stalled = cluster.procs[1]
+    toapis.script(queue_s=0.01, run_s=3600)
+    rec = cluster.slash(1, "held while its process stalls")
+    job_id = len(await cluster.jobs()) + 1
+    job = await cluster.wait_job(job_id, "running")
+    owner = job["lease_owner"]
+    assert stalled.proc is not None
+    stalled.proc.send_signal(signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 60
+        while (await cluster.jobs())[job_id]["lease_fence"] == job["lease_fence"]:
+            assert time.monotonic() < deadline, "the stalled process's job was never taken over"
+            await asyncio.sleep(0.05)
+    finally:
+        stalled.proc.send_signal(signal.SIGCONT)
+    woke = time.time()
+    deadline = time.monotonic() + 30
+    while (
+        await cluster.db.fetchval("SELECT seen_at FROM engine_nodes WHERE owner = $1", owner) or 0
+    ) <= woke:
+        assert time.monotonic() < deadline, "the stalled process never woke"
+        await asyncio.sleep(0.05)
+    toapis.advance(3600)
+    await cluster.wait_job(job_id, "delivered", timeout=60)
+    assert len(_result_posts(fake, rec)) == 1
+    assert stalled.running  # it woke and carries on with its shard
+    woken = cluster.slash(1, "after the stall")
+    await woken.wait_original(lambda m: bool(m.attachments), timeout=30)
