@@ -47,31 +47,127 @@ class PollListener(Protocol):
 
 
 class RateBudget:
-    """A token bucket: at most ``rate`` requests per clock second, bursts up to ``burst``."""
+    """A token bucket whose rate finds the service's limit: grows while used up, cut on 429.
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    ``rate`` starts at the configured rate; ``ceiling`` (default: the starting rate, a fixed
+    budget) is a hard bound. The bucket holds ``burst_seconds`` of the current rate. Growth
+    happens only while demand uses the whole rate up (a rate never used proves nothing):
+    multiplicative (``growth`` per second) below ``threshold``, additive (``probe`` of the
+    threshold per second) above it. A 429 sets ``threshold`` and the rate to ``cut`` times the
+    rate that drew it; 429s arriving within ``cut_hold`` seconds of a cut are the same storm and
+    cut nothing more. The rate never falls below ``floor``.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        ceiling: float | None = None,
+        burst_seconds: float | None = None,
+        growth: float = 0.5,
+        probe: float = 0.05,
+        cut: float = 0.6,
+        cut_hold: float = 2.0,
+        floor: float = 0.2,
+    ) -> None:
         if rate <= 0:
             raise ValueError("the request budget must be positive")
-        self.rate = rate
-        self.burst = max(1.0, burst if burst is not None else rate)
+        if ceiling is not None and ceiling < rate:
+            raise ValueError("the budget's ceiling must not be below its starting rate")
+        if burst_seconds is None:
+            burst_seconds = 1.0 if burst is None else max(1.0, burst) / rate
+        self.start_rate = rate
+        self.ceiling = rate if ceiling is None else ceiling
+        self.burst_seconds = burst_seconds
+        self.growth = growth
+        self.probe = probe
+        self.cut = cut
+        self.cut_hold = cut_hold
+        self.floor = min(floor, rate)
+        self.threshold = self.ceiling
+        self.cuts = 0
+        self._rate = rate
         self._tokens = self.burst
         self._stamp: float | None = None
+        self._grown_at: float | None = None
+        self._cut_at: float | None = None
+
+    @property
+    def rate(self) -> float:
+        """Return the current rate (requests per clock second)."""
+        return self._rate
+
+    @rate.setter
+    def rate(self, value: float) -> None:
+        self._rate = min(max(value, self.floor), self.ceiling)
+        self._tokens = min(self._tokens, self.burst)
+
+    @property
+    def burst(self) -> float:
+        """Return how many tokens the bucket holds at most."""
+        return max(1.0, self._rate * self.burst_seconds)
+
+    @property
+    def adaptive(self) -> bool:
+        """Tell whether the rate may grow (a ceiling above the starting rate)."""
+        return self.ceiling > self.start_rate
+
+    def share(self, start: float, ceiling: float) -> None:
+        """Set a new starting rate and ceiling (this process's share); scale the learned rate."""
+        ratio = start / self.start_rate
+        self.start_rate = start
+        self.ceiling = max(ceiling, start)
+        self.floor = min(self.floor, start)
+        self.threshold = min(self.threshold * ratio, self.ceiling)
+        self.rate = self._rate * ratio
 
     def take(self, now: float) -> float:
         """Take a token and return 0, or return how long to wait until one is available."""
         if self._stamp is not None and now > self._stamp:
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self._rate)
         if self._stamp is None or now > self._stamp:
             self._stamp = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
+            if self._tokens >= 1.0:
+                self._grown_at = now  # not used up: no growth owed for this time
             return 0.0
-        return (1.0 - self._tokens) / self.rate
+        self._grow(now)
+        return (1.0 - self._tokens) / self._rate
+
+    def _grow(self, now: float) -> None:
+        last, self._grown_at = self._grown_at, now
+        if last is None or not self.adaptive or self._rate >= self.ceiling:
+            return
+        if self._cut_at is not None and now - self._cut_at < self.cut_hold:
+            return
+        dt = min(now - last, 1.0)
+        if dt <= 0:
+            return
+        if self._rate < self.threshold:
+            grown = self._rate * (1.0 + self.growth) ** dt
+            if grown > self.threshold:
+                grown = self.threshold
+        else:
+            grown = self._rate + self.probe * self.threshold * dt
+        self.rate = grown
+
+    def rate_limited(self, now: float) -> None:
+        """Cut the rate after a 429 (once per storm)."""
+        if self._cut_at is not None and now - self._cut_at < self.cut_hold:
+            return
+        self._cut_at = now
+        self.cuts += 1
+        self.threshold = max(self.floor, self._rate * self.cut)
+        self.rate = self.threshold
+        log.info("status requests rate-limited: poll budget cut to %.1f/s", self._rate)
 
     def drain(self, now: float) -> None:
         """Empty the bucket (after a pause, resume at the steady rate, not with a burst)."""
         self._tokens = 0.0
         self._stamp = now
+        self._grown_at = now
 
 
 @dataclass(slots=True)
@@ -354,6 +450,7 @@ class TaskPoller:
                     self.backoff_cap, self.rate_limit_pause * 2 ** (self._rate_limit_streak - 1)
                 )
             until = now + pause
+            self.budget.rate_limited(now)
             if until > self._paused_until:
                 log.warning("rate limited by the image service: pausing polls %.1fs", pause)
                 self._paused_until = until

@@ -7,6 +7,8 @@ import random
 import statistics
 from collections import Counter, defaultdict
 
+import pytest
+
 from bot.clock import ManualClock
 from bot.jobs.poller import RateBudget, TaskPoller
 from bot.jobs.records import decode_request
@@ -214,3 +216,67 @@ def test_budget_token_bucket() -> None:
     assert budget.take(0.5) == 0.0
     budget.drain(1.0)
     assert budget.take(1.0) == 0.5
+
+
+def _demand(budget: RateBudget, start: float, seconds: float, step: float = 0.05) -> list[int]:
+    """Ask for a token every ``step`` clock seconds; return the tokens granted per second."""
+    granted = [0] * int(seconds)
+    t = start
+    while t < start + seconds - 1e-9:
+        while budget.take(t) == 0.0:
+            granted[min(int(t - start), len(granted) - 1)] += 1
+        t += step
+    return granted
+
+
+def test_budget_grows_while_used_up_up_to_its_ceiling() -> None:
+    budget = RateBudget(5.0, ceiling=20.0, burst_seconds=0.25)
+    granted = _demand(budget, 0.0, 10.0)
+    assert budget.rate == pytest.approx(20.0)
+    # Growth is gradual (x1.5 a second) and the bucket never lets more than the ceiling through.
+    assert granted[0] <= 8 and all(g <= 20 * 1.25 + 1 for g in granted)
+    assert sum(granted[6:]) >= 0.9 * 20 * 4
+
+
+def test_budget_does_not_grow_on_light_demand_and_a_fixed_budget_never_grows() -> None:
+    adaptive = RateBudget(5.0, ceiling=50.0)
+    for second in range(60):  # two requests a second: the bucket is never used up
+        assert adaptive.take(float(second)) == 0.0
+        assert adaptive.take(second + 0.5) == 0.0
+    assert adaptive.rate == 5.0
+    fixed = RateBudget(5.0)
+    _demand(fixed, 0.0, 10.0)
+    assert fixed.rate == 5.0 and not fixed.adaptive
+
+
+def test_budget_cut_on_429_once_per_storm_then_grows_slowly() -> None:
+    budget = RateBudget(5.0, ceiling=40.0, burst_seconds=0.25)
+    _demand(budget, 0.0, 4.0)
+    before = budget.rate
+    assert before > 10.0
+    for t in (4.0, 4.01, 4.5):  # the requests in flight when the limit was hit
+        budget.rate_limited(t)
+    assert budget.cuts == 1
+    assert budget.rate == pytest.approx(0.6 * before) == budget.threshold
+    budget.drain(5.0)  # the poller pauses for Retry-After, then resumes at the steady rate
+    _demand(budget, 5.0, 1.0)
+    assert budget.rate == pytest.approx(0.6 * before)  # no growth right after a cut
+    _demand(budget, 6.0, 10.0)
+    # Above the threshold: additive probing, 5 % of the threshold a second.
+    assert budget.rate == pytest.approx(0.6 * before * (1 + 0.05 * 9), rel=0.1)
+    budget.rate_limited(16.0)
+    assert budget.cuts == 2 and budget.rate < 0.6 * before
+    for t in range(17, 40):  # a long storm never takes the rate below the floor
+        budget.rate_limited(float(t) * 3)
+    assert budget.rate == pytest.approx(budget.floor)
+
+
+def test_budget_share_divides_start_and_ceiling_and_scales_what_was_learned() -> None:
+    budget = RateBudget(6.0, ceiling=30.0)
+    _demand(budget, 0.0, 3.0)
+    learned = budget.rate
+    budget.share(3.0, 15.0)
+    assert (budget.start_rate, budget.ceiling) == (3.0, 15.0)
+    assert budget.rate == pytest.approx(learned / 2)
+    budget.share(6.0, 30.0)
+    assert budget.rate == pytest.approx(learned)
