@@ -254,8 +254,7 @@ class Engine:
             raise RuntimeError("the engine is already started")
         self._started = True
         try:
-            for profile, stat in (await self._durations_store.load()).items():
-                self.durations._stats.setdefault(profile, stat)
+            self.durations.load(await self._durations_store.load())
         except Exception:
             log.exception("could not load learned task durations; starting cold")
         self._work.start()

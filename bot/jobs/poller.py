@@ -1,9 +1,11 @@
 """One poller for every in-flight task: a heap of due times, a request budget, a small pool.
 
-A single long-lived task pops the earliest-due task, takes a token from the budget (requests per
-clock second) and starts its request, keeping at most ``max_in_flight`` requests open. Tasks are
-served strictly in due order, so under a tight budget every task's turn only gets later, never
-skipped. A 429 pauses everyone for its Retry-After. Transient errors back off per task. A task
+A single long-lived task moves due tasks from the heap to a ready set, takes a token from the
+budget (requests per clock second; adaptive, see ``RateBudget``) and starts a request, keeping at
+most ``max_in_flight`` requests open. When more tasks are due than tokens, each token goes where
+a poll most likely finds a finished task (the strategy's ``chance``, i.e. the most expected
+latency saved per request); a task more than ``starve_after`` seconds late goes first, in due
+order, so none waits unboundedly. A 429 cuts the budget and pauses everyone for its Retry-After. Transient errors back off per task. A task
 still unfinished at its deadline ends with a time-limit failure. Lost tasks are reported with a
 ``FailureCode`` and a neutral detail; the member's sentence is written elsewhere.
 """
@@ -14,6 +16,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -196,6 +199,8 @@ class TaskPoller:
         backoff_base: float = 2.0,
         backoff_cap: float = 60.0,
         rate_limit_pause: float = 5.0,
+        starve_after: float = 5.0,
+        rank_interval: float = 0.25,
         rng: random.Random | None = None,
     ) -> None:
         self._fetch = fetch
@@ -207,6 +212,13 @@ class TaskPoller:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.rate_limit_pause = rate_limit_pause
+        self.starve_after = starve_after
+        self.rank_interval = rank_interval
+        # Due tasks waiting for a token (by key), and the order they are served in, rebuilt at
+        # most every ``rank_interval`` clock seconds (ranking costs a belief per task).
+        self._ready: dict[int, TrackedTask] = {}
+        self._ranked: list[TrackedTask] = []
+        self._ranked_at = -math.inf
         self._rng = rng or random.Random()
         self._tasks: dict[int, TrackedTask] = {}
         self._heap: list[tuple[float, int, int, TrackedTask]] = []
@@ -250,6 +262,7 @@ class TaskPoller:
         """Stop following job ``key`` (an answer already in flight is ignored)."""
         task = self._tasks.pop(key, None)
         if task is not None:
+            self._ready.pop(key, None)
             task.active = False
             task.generation += 1
             self._compact()
@@ -259,6 +272,7 @@ class TaskPoller:
         # heap when they outnumber the live ones, so memory follows the tasks still tracked.
         if not self._tasks:
             self._heap.clear()
+            self._ranked.clear()
         elif len(self._heap) > 2 * len(self._tasks) + 16:
             self._heap = [e for e in self._heap if e[3].active and e[2] == e[3].generation]
             heapq.heapify(self._heap)
@@ -266,7 +280,7 @@ class TaskPoller:
     @property
     def heap_size(self) -> int:
         """Return how many entries the schedule holds (live and stale; for memory checks)."""
-        return len(self._heap)
+        return len(self._heap) + len(self._ready) + len(self._ranked)
 
     def __contains__(self, key: object) -> bool:
         return key in self._tasks
@@ -347,13 +361,10 @@ class TaskPoller:
             if now < self._paused_until:
                 await self._sleep(self._paused_until)
                 continue
-            head = self._peek()
-            if head is None:
-                await self._sleep(None)
-                continue
-            due, task = head
-            if due > now:
-                await self._sleep(due)
+            self._collect_due(now)
+            if not self._ready:
+                head = self._peek()
+                await self._sleep(None if head is None else head[0])
                 continue
             if len(self._requests) >= self.max_in_flight:
                 await self._sleep(None)  # a finishing request wakes us
@@ -362,12 +373,47 @@ class TaskPoller:
             if wait > 0:
                 await self._sleep(now + wait)
                 continue
-            heapq.heappop(self._heap)
-            task.generation += 1  # out of the heap while its request is open
+            task = self._next_ready(now)
+            del self._ready[task.key]
+            task.generation += 1  # out of the schedule while its request is open
             self._idle.clear()
             request = asyncio.create_task(self._poll(task, task.generation))
             self._requests.add(request)
             request.add_done_callback(self._request_done)
+
+    def _collect_due(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, generation, task = heapq.heappop(heap)
+            if task.active and generation == task.generation:
+                self._ready[task.key] = task
+
+    def _next_ready(self, now: float) -> TrackedTask:
+        """Return the ready task to poll with the next token."""
+        if len(self._ready) == 1:
+            return next(iter(self._ready.values()))
+        ranked = self._ranked
+        if not ranked or now - self._ranked_at >= self.rank_interval:
+            self._rank(now)
+        while ranked:
+            task = ranked.pop()
+            if self._ready.get(task.key) is task:
+                return task
+        self._rank(now)
+        return ranked.pop()
+
+    def _rank(self, now: float) -> None:
+        # Served from the end: late tasks first (most late last), then by chance of being done.
+        late_before = now - self.starve_after
+        chance = self.strategy.chance
+
+        def order(task: TrackedTask) -> tuple[int, float, float]:
+            if task.due <= late_before:
+                return 1, 0.0, -task.due
+            return 0, chance(task, now), -task.due
+
+        self._ranked = sorted(self._ready.values(), key=order)
+        self._ranked_at = now
 
     def _request_done(self, request: asyncio.Task[None]) -> None:
         self._requests.discard(request)
@@ -414,6 +460,7 @@ class TaskPoller:
     def _forget(self, task: TrackedTask) -> None:
         if self._tasks.get(task.key) is task:
             del self._tasks[task.key]
+            self._ready.pop(task.key, None)
         task.active = False
         task.generation += 1
         self._compact()
