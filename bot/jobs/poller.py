@@ -322,6 +322,11 @@ class TaskPoller:
         """Start the scheduler loop."""
         if self._loop_task is None:
             self._loop_task = asyncio.create_task(self._run(), name="task-poller")
+            self._loop_task.add_done_callback(self._loop_done)
+
+    def _loop_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the poll scheduler crashed", exc_info=task.exception())
 
     async def stop(self) -> None:
         """Stop polling and wait for open requests to end."""
@@ -392,15 +397,14 @@ class TaskPoller:
         """Return the ready task to poll with the next token."""
         if len(self._ready) == 1:
             return next(iter(self._ready.values()))
-        ranked = self._ranked
-        if not ranked or now - self._ranked_at >= self.rank_interval:
+        if not self._ranked or now - self._ranked_at >= self.rank_interval:
             self._rank(now)
-        while ranked:
-            task = ranked.pop()
+        while self._ranked:
+            task = self._ranked.pop()
             if self._ready.get(task.key) is task:
                 return task
         self._rank(now)
-        return ranked.pop()
+        return self._ranked.pop()
 
     def _rank(self, now: float) -> None:
         # Served from the end: late tasks first (most late last), then by chance of being done.
