@@ -111,9 +111,9 @@ def _slow(rng: random.Random) -> TaskScript:
 
 def _bimodal(rng: random.Random) -> TaskScript:
     if rng.random() < 1 / 3:
-        queue = rng.uniform(0.3, 1.5)
+        queue = rng.uniform(0.3, 1.0)
         return TaskScript(
-            queue_s=queue, run_s=rng.uniform(1.0, 5.0) - queue, outcome="failed", result_scale=0.05
+            queue_s=queue, run_s=rng.uniform(1.5, 5.0) - queue, outcome="failed", result_scale=0.05
         )
     return _medium(rng)
 
