@@ -1,9 +1,11 @@
 """Benchmark the task poller against the fake ToAPIs; prints numbers, asserts nothing.
 
-Part 1 runs the adaptive and the fixed vendor-rhythm strategies side by side on the same tasks
-(seeded log-normal durations around 30 s for 1k and 120 s for 4k, arriving over time) on a
-stepped ManualClock, and prints status requests per task and detection latency (completion to
-the poll that sees it). Part 2 runs the whole engine (SQLite file, real client, fake server in the
+Part 1 runs, with the shipped defaults (the settings' default budget, ceiling and poll
+intervals, nothing learned yet), the adaptive poller and the vendor rhythm on the same seeded
+tasks of several mixes (fast, medium, slow 4K, bimodal with quick failures, a burst of 60, and a
+fake that answers 429 above 10 status requests a second), each on its own fake on a stepped
+ManualClock. Per mix it prints status requests per task, detection latency (the task's end to
+the poll that sees it) p50/p95/max, 429s received, and the ratios. Part 2 runs the whole engine (SQLite file, real client, fake server in the
 same process) with 5,000 jobs in flight and prints event-loop lag and peak RSS.
 
 Run: ``python bench/poller.py`` (``--quick`` for a smaller run).
@@ -17,10 +19,11 @@ import json
 import math
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +34,15 @@ from bot.jobs.states import FailureCode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.app.services import engine_config, poll_strategy
 from bot.clock import ManualClock
+from bot.config import load_settings
 from bot.jobs.engine import Engine, EngineConfig
 from bot.jobs.hooks import NullDelivery
 from bot.jobs.poller import RateBudget, TaskPoller
 from bot.jobs.records import NewJob
 from bot.jobs.service import TaskSnapshot
-from bot.jobs.strategy import AdaptiveStrategy, PollStrategy, TrackedTask, VendorRhythm
+from bot.jobs.strategy import PollStrategy, TrackedTask, VendorRhythm
 from bot.jobs.toapis_service import ToAPIsService
 from bot.storage import open_database
 from bot.toapis import RetryPolicy, ToAPIsClient
@@ -46,6 +51,7 @@ from tests.fakes.toapis_model import TaskScript
 
 MEDIAN = {"1k": 30.0, "4k": 120.0}
 SIGMA = 0.35
+PROFILE = "gpt-image-1.5-official/{res}/high"
 
 
 def seeded_policy(seed: int, scale: float = 1.0):  # type: ignore[no-untyped-def]
@@ -76,6 +82,52 @@ def request(resolution: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Mix:
+    """One task mix: how many, when they arrive, how each behaves, any server-side limit."""
+
+    name: str
+    n: int
+    window: float  # arrivals spread uniformly over this many seconds (0: all at once)
+    script: Callable[[random.Random], TaskScript]
+    resolution: str = "1k"
+    status_limit: float | None = None
+
+
+def _fast(rng: random.Random) -> TaskScript:
+    queue = rng.uniform(0.3, 1.0)
+    return TaskScript(queue_s=queue, run_s=rng.uniform(2.0, 6.0) - queue, result_scale=0.05)
+
+
+def _medium(rng: random.Random) -> TaskScript:
+    run = 12.0 * math.exp(rng.gauss(0.0, 0.3))
+    return TaskScript(queue_s=rng.uniform(0.5, 4.0), run_s=run, result_scale=0.05)
+
+
+def _slow(rng: random.Random) -> TaskScript:
+    queue = rng.uniform(0.5, 4.0)
+    return TaskScript(queue_s=queue, run_s=rng.uniform(60.0, 180.0) - queue, result_scale=0.05)
+
+
+def _bimodal(rng: random.Random) -> TaskScript:
+    if rng.random() < 1 / 3:
+        queue = rng.uniform(0.3, 1.0)
+        return TaskScript(
+            queue_s=queue, run_s=rng.uniform(1.5, 5.0) - queue, outcome="failed", result_scale=0.05
+        )
+    return _medium(rng)
+
+
+MIXES = (
+    Mix("fast 2-6 s", 120, 120.0, _fast),
+    Mix("medium (60 members)", 60, 0.0, _medium),
+    Mix("slow 4K 60-180 s", 60, 120.0, _slow, resolution="4k"),
+    Mix("bimodal (1/3 fail <5 s)", 120, 120.0, _bimodal),
+    Mix("burst 60 fast at once", 60, 0.0, _fast),
+    Mix("limited (429 > 10/s)", 120, 20.0, _medium, status_limit=10.0),
+)
+
+
 class Detections:
     """A PollListener that records when each task was seen final."""
 
@@ -98,10 +150,26 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def compare(n_tasks: int, arrival_window: float, step: float) -> None:
+@dataclass
+class Outcome:
+    requests_per_task: float
+    p50: float
+    p95: float
+    worst: float
+    limited: int
+    seen: int
+
+
+async def run_mix(mix: Mix, kind: str, seed: int, step: float) -> Outcome:
+    """Run one strategy on the mix's seeded tasks, with the shipped defaults, on its own fake."""
+    settings = load_settings(discord_token="bench", toapis_api_key="bench")
+    config = engine_config(settings)
     clock = ManualClock()
-    rng = random.Random(42)
-    async with FakeToAPIs(clock=clock, duration_policy=seeded_policy(1)) as fake:
+    rng = random.Random(seed)
+    scripts = [mix.script(rng) for _ in range(mix.n)]
+    arrivals = sorted(rng.uniform(0, mix.window) for _ in range(mix.n))
+    async with FakeToAPIs(clock=clock, status_rate_limit=mix.status_limit) as fake:
+        fake.script_next(*scripts)
         async with aiohttp.ClientSession() as session:
             client = ToAPIsClient(
                 session,
@@ -110,81 +178,101 @@ async def compare(n_tasks: int, arrival_window: float, step: float) -> None:
                 retry=RetryPolicy(max_retries=0),
             )
             service = ToAPIsService(client)
-            strategies: dict[str, PollStrategy] = {
-                "vendor": VendorRhythm(),
-                "adaptive": AdaptiveStrategy(),
-            }
-            listeners = {name: Detections(clock) for name in strategies}
-            pollers = {
-                name: TaskPoller(
-                    service.get_task,
-                    listeners[name],
-                    clock=clock,
-                    strategy=strategy,
-                    budget=RateBudget(200.0),
-                    max_in_flight=16,
-                )
-                for name, strategy in strategies.items()
-            }
-            arrivals = sorted(rng.uniform(0, arrival_window) for _ in range(n_tasks))
-            resolutions = ["4k" if rng.random() < 0.3 else "1k" for _ in range(n_tasks)]
-            start = clock.now()
+            strategy: PollStrategy = VendorRhythm() if kind == "vendor" else poll_strategy(settings)
+            listener = Detections(clock)
+            # As the engine builds it: the configured start, ceiling and bucket, one process.
+            budget = RateBudget(
+                config.poll_rate,
+                ceiling=max(config.poll_rate_max or config.poll_rate, config.poll_rate),
+                burst_seconds=config.poll_burst_seconds,
+            )
+            poller = TaskPoller(
+                service.get_task,
+                listener,
+                clock=clock,
+                strategy=strategy,
+                budget=budget,
+                max_in_flight=config.max_polls_in_flight,
+                rng=random.Random(seed),
+            )
+            poller.start()
             task_ids: dict[int, str] = {}
-            for poller in pollers.values():
-                poller.start()
-            t0 = time.perf_counter()
+            start = clock.now()
             i = 0
-            horizon = arrival_window + 600
-            while clock.now() - start < horizon:
-                while i < n_tasks and arrivals[i] <= clock.now() - start:
-                    res = resolutions[i]
-                    snap = await service.submit(decode_request(request(res)), [], None)
+            while clock.now() - start < mix.window + 900:
+                while i < mix.n and arrivals[i] <= clock.now() - start:
+                    snap = await service.submit(decode_request(request(mix.resolution)), [], None)
                     task_ids[i] = snap.id
-                    for poller in pollers.values():
-                        poller.track(
-                            i,
-                            snap.id,
-                            profile=f"gpt-image-1.5-official/{res}/high",
-                            submitted_at=clock.now(),
-                            deadline_at=clock.now() + 1800,
-                        )
+                    poller.track(
+                        i,
+                        snap.id,
+                        profile=PROFILE.format(res=mix.resolution),
+                        submitted_at=clock.now(),
+                        deadline_at=clock.now() + 1800,
+                    )
                     i += 1
-                if i == n_tasks and all(len(p) == 0 for p in pollers.values()):
+                if i == mix.n and len(poller) == 0:
                     break
                 clock.advance(step)
-                for poller in pollers.values():
-                    poller.wake()
-                for poller in pollers.values():
-                    await poller.wait_idle()
-            for poller in pollers.values():
-                await poller.stop()
-            elapsed = time.perf_counter() - t0
-            print(
-                f"== Part 1: {n_tasks} tasks (30% 4k), arrivals over {arrival_window:.0f} s, "
-                f"clock step {step} s, {elapsed:.1f} s real"
+                poller.wake()
+                await poller.wait_idle()
+            await poller.stop()
+            lat = [listener.seen[k] - fake.tasks[task_ids[k]].ends_at for k in listener.seen]
+            return Outcome(
+                requests_per_task=poller.stats.requests / mix.n,
+                p50=pct(lat, 0.5),
+                p95=pct(lat, 0.95),
+                worst=max(lat),
+                limited=poller.stats.rate_limited,
+                seen=len(lat),
             )
-            results: dict[str, tuple[float, float, float]] = {}
-            for name, listener in listeners.items():
-                lat = [listener.seen[k] - fake.tasks[task_ids[k]].ends_at for k in listener.seen]
-                per_task = pollers[name].stats.requests / n_tasks
-                p50, p95 = pct(lat, 0.5), pct(lat, 0.95)
-                results[name] = (per_task, p50, p95)
-                print(
-                    f"{name:9s} status requests/task {per_task:6.2f}   detection latency "
-                    f"p50 {p50:5.2f} s  p95 {p95:5.2f} s  mean {statistics.fmean(lat):5.2f} s  "
-                    f"(seen {len(lat)}/{n_tasks})"
-                )
-            v, a = results["vendor"], results["adaptive"]
+
+
+async def compare(step: float) -> None:
+    """Print, per mix, both strategies on the same seeded tasks, and whether targets are met."""
+    settings = load_settings(discord_token="bench", toapis_api_key="bench")
+    print(
+        f"== Part 1: adaptive vs vendor rhythm, shipped defaults (POLL_BUDGET_RPS="
+        f"{settings.poll_budget_rps:g}, POLL_BUDGET_MAX_RPS={settings.poll_budget_max_rps:g}, "
+        f"POLL_MIN_INTERVAL_SECONDS={settings.poll_min_interval_seconds:g}, "
+        f"POLL_MAX_INTERVAL_SECONDS={settings.poll_max_interval_seconds:g}), a fresh install "
+        f"(nothing learned), clock step {step} s"
+    )
+    header = (
+        f"{'mix':26s} {'poller':8s} {'req/task':>8s} {'p50 s':>6s} {'p95 s':>6s} "
+        f"{'max s':>6s} {'429s':>5s} {'seen':>7s}"
+    )
+    print(header)
+    verdicts = []
+    for seed, mix in enumerate(MIXES, start=1):
+        t0 = time.perf_counter()
+        results = {kind: await run_mix(mix, kind, seed, step) for kind in ("vendor", "adaptive")}
+        for kind, r in results.items():
             print(
-                f"adaptive/vendor: requests {a[0] / v[0]:.2f}x   latency p50 {a[1] / v[1]:.2f}x   "
-                f"p95 {a[2] / v[2]:.2f}x"
+                f"{mix.name:26s} {kind:8s} {r.requests_per_task:8.2f} {r.p50:6.2f} {r.p95:6.2f} "
+                f"{r.worst:6.2f} {r.limited:5d} {r.seen:4d}/{mix.n}"
             )
-            print(
-                "targets: adaptive p50 <= 1.0 s: "
-                + ("met" if a[1] <= 1.0 else "NOT met")
-                + "; requests/task <= vendor: "
-                + ("met" if a[0] <= v[0] else "NOT met")
-            )
+        v, a = results["vendor"], results["adaptive"]
+        share_429 = a.limited / max(1.0, a.requests_per_task * mix.n)
+        met = {
+            "p50<=1.0": a.p50 <= 1.0,
+            "p95<=2.5": a.p95 <= 2.5,
+            "req<=vendor": a.requests_per_task <= v.requests_per_task,
+            "429<=2%": share_429 <= 0.02,
+        }
+        print(
+            f"{'':26s} ratios adaptive/vendor: requests {a.requests_per_task / v.requests_per_task:.2f}x"
+            f"  p50 {a.p50 / max(v.p50, 1e-9):.2f}x  p95 {a.p95 / max(v.p95, 1e-9):.2f}x"
+            f"  429s {share_429:.1%} of requests   ({time.perf_counter() - t0:.0f} s real)"
+        )
+        verdicts.append((mix.name, met))
+    print(
+        "targets (adaptive): "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in met.items())
+            for name, met in verdicts
+        )
+    )
 
 
 async def lag_probe(stop: asyncio.Event, lags: list[float], interval: float = 0.02) -> None:
@@ -271,12 +359,15 @@ async def many_jobs(n_jobs: int, seconds: float, speed: float) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--part", choices=("1", "2", "both"), default="both")
     args = parser.parse_args()
+    if args.part in ("1", "both"):
+        await compare(0.05)
+    if args.part == "1":
+        return
     if args.quick:
-        await compare(100, 120.0, 0.1)
         await many_jobs(1000, 15.0, 2.0)
     else:
-        await compare(400, 300.0, 0.1)
         # Longer tasks (x3) on a 2x clock, so all 5,000 are in flight together.
         await many_jobs(5000, 50.0, 2.0)
 

@@ -32,6 +32,9 @@ _EXPECTED: dict[str, str] = {
     "default_quality": "one of low, medium, high",
     "max_images_per_request": "a whole number from 1 to 10",
     "poll_budget_rps": "a positive number of requests per second",
+    "poll_budget_max_rps": (
+        "a positive number of requests per second, at least POLL_BUDGET_RPS (the starting rate)"
+    ),
     "poll_min_interval_seconds": "a positive number of seconds",
     "poll_max_interval_seconds": "a positive number of seconds",
     "task_timeout_seconds": "a positive number of seconds",
@@ -56,7 +59,7 @@ _EXPECTED: dict[str, str] = {
 
 _SECRETS = frozenset({"discord_token", "toapis_api_key"})
 # Variables whose validator says what exactly is wrong; the line carries that reason.
-_WITH_REASON = frozenset({"shard_ids"})
+_WITH_REASON = frozenset({"shard_ids", "poll_budget_max_rps"})
 
 
 class ConfigError(Exception):
@@ -94,7 +97,10 @@ class Settings(BaseSettings):
     default_quality: Literal["low", "medium", "high"] = "medium"
     max_images_per_request: int = Field(4, ge=1, le=10)
 
+    # Issue 11: the status-request budget starts at POLL_BUDGET_RPS, grows while ToAPIs answers
+    # without 429 and is cut on 429, never above POLL_BUDGET_MAX_RPS (both for the whole bot).
     poll_budget_rps: float = Field(5.0, gt=0)
+    poll_budget_max_rps: float = Field(20.0, gt=0)
     poll_min_interval_seconds: float = Field(1.0, gt=0)
     poll_max_interval_seconds: float = Field(10.0, gt=0)
     task_timeout_seconds: float = Field(900.0, gt=0)
@@ -120,6 +126,14 @@ class Settings(BaseSettings):
     shard_ids: Annotated[list[int] | None, NoDecode] = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+
+    @field_validator("poll_budget_max_rps")
+    @classmethod
+    def _ceiling_above_start(cls, value: float, info: ValidationInfo) -> float:
+        start = info.data.get("poll_budget_rps")
+        if start is not None and value < start:
+            raise ValueError(f"below POLL_BUDGET_RPS={start:g}")
+        return value
 
     @field_validator("discord_token", "toapis_api_key")
     @classmethod

@@ -56,6 +56,7 @@ def engine_config(settings: Settings) -> EngineConfig:
     return EngineConfig(
         data_dir=settings.data_dir,
         poll_rate=settings.poll_budget_rps,
+        poll_rate_max=settings.poll_budget_max_rps,
         time_limit=settings.task_timeout_seconds,
         time_limit_4k=settings.task_timeout_4k_seconds,
         max_result_bytes=settings.max_result_bytes,

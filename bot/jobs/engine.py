@@ -67,8 +67,12 @@ class EngineConfig:
     """Knobs of the job engine (times in seconds)."""
 
     data_dir: Path = Path("data")
-    poll_rate: float = 10.0  # status requests per second toward ToAPIs, for all jobs together
-    poll_burst: float | None = None  # default: one second's worth
+    # Status requests per second toward ToAPIs, for all jobs and all processes together: the
+    # starting rate; it grows while used up and without 429s, up to ``poll_rate_max`` (None: a
+    # fixed rate). Both are divided between the live processes.
+    poll_rate: float = 10.0
+    poll_rate_max: float | None = None
+    poll_burst_seconds: float = 0.25  # the bucket holds this much of the current rate
     max_polls_in_flight: int = 8
     strategy: Literal["adaptive", "vendor"] = "adaptive"
     time_limit: float = 15 * 60  # per task, from submission (1k and 2k)
@@ -172,8 +176,11 @@ class Engine:
             )
         elif isinstance(strategy, AdaptiveStrategy):
             self.durations = strategy.durations
-        self._budget = RateBudget(cfg.poll_rate, cfg.poll_burst)
-        self._full_burst = self._budget.burst
+        self._budget = RateBudget(
+            cfg.poll_rate,
+            ceiling=max(cfg.poll_rate_max or cfg.poll_rate, cfg.poll_rate),
+            burst_seconds=cfg.poll_burst_seconds,
+        )
         self.poller = TaskPoller(
             service.get_task,
             self,
@@ -247,8 +254,7 @@ class Engine:
             raise RuntimeError("the engine is already started")
         self._started = True
         try:
-            for profile, stat in (await self._durations_store.load()).items():
-                self.durations._stats.setdefault(profile, stat)
+            self.durations.load(await self._durations_store.load())
         except Exception:
             log.exception("could not load learned task durations; starting cold")
         self._work.start()
@@ -530,8 +536,12 @@ class Engine:
         if live != self._live_processes:
             log.info("%d engine processes share the ToAPIs request budget", live)
         self._live_processes = live
-        self._budget.rate = self.config.poll_rate / live
-        self._budget.burst = max(1.0, self._full_burst / live)
+        # The starting rate and the ceiling are totals for the bot: each process gets its share,
+        # and what it learned about the limit is scaled to the new share.
+        cfg = self.config
+        self._budget.share(
+            cfg.poll_rate / live, max(cfg.poll_rate_max or cfg.poll_rate, cfg.poll_rate) / live
+        )
 
     # -- driving a job ------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """One poller for every in-flight task: a heap of due times, a request budget, a small pool.
 
-A single long-lived task pops the earliest-due task, takes a token from the budget (requests per
-clock second) and starts its request, keeping at most ``max_in_flight`` requests open. Tasks are
-served strictly in due order, so under a tight budget every task's turn only gets later, never
-skipped. A 429 pauses everyone for its Retry-After. Transient errors back off per task. A task
+A single long-lived task moves due tasks from the heap to a ready set, takes a token from the
+budget (requests per clock second; adaptive, see ``RateBudget``) and starts a request, keeping at
+most ``max_in_flight`` requests open. When more tasks are due than tokens, each token goes where
+a poll most likely finds a finished task (the strategy's ``chance``, i.e. the most expected
+latency saved per request); a task more than ``starve_after`` seconds late goes first, in due
+order, so none waits unboundedly. A 429 cuts the budget and pauses everyone for its Retry-After. Transient errors back off per task. A task
 still unfinished at its deadline ends with a time-limit failure. Lost tasks are reported with a
 ``FailureCode`` and a neutral detail; the member's sentence is written elsewhere.
 """
@@ -14,6 +16,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,31 +50,127 @@ class PollListener(Protocol):
 
 
 class RateBudget:
-    """A token bucket: at most ``rate`` requests per clock second, bursts up to ``burst``."""
+    """A token bucket whose rate finds the service's limit: grows while used up, cut on 429.
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    ``rate`` starts at the configured rate; ``ceiling`` (default: the starting rate, a fixed
+    budget) is a hard bound. The bucket holds ``burst_seconds`` of the current rate. Growth
+    happens only while demand uses the whole rate up (a rate never used proves nothing):
+    multiplicative (``growth`` per second) below ``threshold``, additive (``probe`` of the
+    threshold per second) above it. A 429 sets ``threshold`` and the rate to ``cut`` times the
+    rate that drew it; 429s arriving within ``cut_hold`` seconds of a cut are the same storm and
+    cut nothing more. The rate never falls below ``floor``.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        ceiling: float | None = None,
+        burst_seconds: float | None = None,
+        growth: float = 0.5,
+        probe: float = 0.05,
+        cut: float = 0.6,
+        cut_hold: float = 2.0,
+        floor: float = 0.2,
+    ) -> None:
         if rate <= 0:
             raise ValueError("the request budget must be positive")
-        self.rate = rate
-        self.burst = max(1.0, burst if burst is not None else rate)
+        if ceiling is not None and ceiling < rate:
+            raise ValueError("the budget's ceiling must not be below its starting rate")
+        if burst_seconds is None:
+            burst_seconds = 1.0 if burst is None else max(1.0, burst) / rate
+        self.start_rate = rate
+        self.ceiling = rate if ceiling is None else ceiling
+        self.burst_seconds = burst_seconds
+        self.growth = growth
+        self.probe = probe
+        self.cut = cut
+        self.cut_hold = cut_hold
+        self.floor = min(floor, rate)
+        self.threshold = self.ceiling
+        self.cuts = 0
+        self._rate = rate
         self._tokens = self.burst
         self._stamp: float | None = None
+        self._grown_at: float | None = None
+        self._cut_at: float | None = None
+
+    @property
+    def rate(self) -> float:
+        """Return the current rate (requests per clock second)."""
+        return self._rate
+
+    @rate.setter
+    def rate(self, value: float) -> None:
+        self._rate = min(max(value, self.floor), self.ceiling)
+        self._tokens = min(self._tokens, self.burst)
+
+    @property
+    def burst(self) -> float:
+        """Return how many tokens the bucket holds at most."""
+        return max(1.0, self._rate * self.burst_seconds)
+
+    @property
+    def adaptive(self) -> bool:
+        """Tell whether the rate may grow (a ceiling above the starting rate)."""
+        return self.ceiling > self.start_rate
+
+    def share(self, start: float, ceiling: float) -> None:
+        """Set a new starting rate and ceiling (this process's share); scale the learned rate."""
+        ratio = start / self.start_rate
+        self.start_rate = start
+        self.ceiling = max(ceiling, start)
+        self.floor = min(self.floor, start)
+        self.threshold = min(self.threshold * ratio, self.ceiling)
+        self.rate = self._rate * ratio
 
     def take(self, now: float) -> float:
         """Take a token and return 0, or return how long to wait until one is available."""
         if self._stamp is not None and now > self._stamp:
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self._rate)
         if self._stamp is None or now > self._stamp:
             self._stamp = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
+            if self._tokens >= 1.0:
+                self._grown_at = now  # not used up: no growth owed for this time
             return 0.0
-        return (1.0 - self._tokens) / self.rate
+        self._grow(now)
+        return (1.0 - self._tokens) / self._rate
+
+    def _grow(self, now: float) -> None:
+        last, self._grown_at = self._grown_at, now
+        if last is None or not self.adaptive or self._rate >= self.ceiling:
+            return
+        if self._cut_at is not None and now - self._cut_at < self.cut_hold:
+            return
+        dt = min(now - last, 1.0)
+        if dt <= 0:
+            return
+        if self._rate < self.threshold:
+            grown = self._rate * (1.0 + self.growth) ** dt
+            if grown > self.threshold:
+                grown = self.threshold
+        else:
+            grown = self._rate + self.probe * self.threshold * dt
+        self.rate = grown
+
+    def rate_limited(self, now: float) -> None:
+        """Cut the rate after a 429 (once per storm)."""
+        if self._cut_at is not None and now - self._cut_at < self.cut_hold:
+            return
+        self._cut_at = now
+        self.cuts += 1
+        self.threshold = max(self.floor, self._rate * self.cut)
+        self.rate = self.threshold
+        log.info("status requests rate-limited: poll budget cut to %.1f/s", self._rate)
 
     def drain(self, now: float) -> None:
         """Empty the bucket (after a pause, resume at the steady rate, not with a burst)."""
         self._tokens = 0.0
         self._stamp = now
+        self._grown_at = now
 
 
 @dataclass(slots=True)
@@ -100,6 +199,8 @@ class TaskPoller:
         backoff_base: float = 2.0,
         backoff_cap: float = 60.0,
         rate_limit_pause: float = 5.0,
+        starve_after: float = 5.0,
+        rank_interval: float = 0.25,
         rng: random.Random | None = None,
     ) -> None:
         self._fetch = fetch
@@ -111,6 +212,13 @@ class TaskPoller:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.rate_limit_pause = rate_limit_pause
+        self.starve_after = starve_after
+        self.rank_interval = rank_interval
+        # Due tasks waiting for a token (by key), and the order they are served in, rebuilt at
+        # most every ``rank_interval`` clock seconds (ranking costs a belief per task).
+        self._ready: dict[int, TrackedTask] = {}
+        self._ranked: list[TrackedTask] = []
+        self._ranked_at = -math.inf
         self._rng = rng or random.Random()
         self._tasks: dict[int, TrackedTask] = {}
         self._heap: list[tuple[float, int, int, TrackedTask]] = []
@@ -154,6 +262,7 @@ class TaskPoller:
         """Stop following job ``key`` (an answer already in flight is ignored)."""
         task = self._tasks.pop(key, None)
         if task is not None:
+            self._ready.pop(key, None)
             task.active = False
             task.generation += 1
             self._compact()
@@ -163,6 +272,7 @@ class TaskPoller:
         # heap when they outnumber the live ones, so memory follows the tasks still tracked.
         if not self._tasks:
             self._heap.clear()
+            self._ranked.clear()
         elif len(self._heap) > 2 * len(self._tasks) + 16:
             self._heap = [e for e in self._heap if e[3].active and e[2] == e[3].generation]
             heapq.heapify(self._heap)
@@ -170,7 +280,7 @@ class TaskPoller:
     @property
     def heap_size(self) -> int:
         """Return how many entries the schedule holds (live and stale; for memory checks)."""
-        return len(self._heap)
+        return len(self._heap) + len(self._ready) + len(self._ranked)
 
     def __contains__(self, key: object) -> bool:
         return key in self._tasks
@@ -212,6 +322,11 @@ class TaskPoller:
         """Start the scheduler loop."""
         if self._loop_task is None:
             self._loop_task = asyncio.create_task(self._run(), name="task-poller")
+            self._loop_task.add_done_callback(self._loop_done)
+
+    def _loop_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the poll scheduler crashed", exc_info=task.exception())
 
     async def stop(self) -> None:
         """Stop polling and wait for open requests to end."""
@@ -251,13 +366,10 @@ class TaskPoller:
             if now < self._paused_until:
                 await self._sleep(self._paused_until)
                 continue
-            head = self._peek()
-            if head is None:
-                await self._sleep(None)
-                continue
-            due, task = head
-            if due > now:
-                await self._sleep(due)
+            self._collect_due(now)
+            if not self._ready:
+                head = self._peek()
+                await self._sleep(None if head is None else head[0])
                 continue
             if len(self._requests) >= self.max_in_flight:
                 await self._sleep(None)  # a finishing request wakes us
@@ -266,12 +378,46 @@ class TaskPoller:
             if wait > 0:
                 await self._sleep(now + wait)
                 continue
-            heapq.heappop(self._heap)
-            task.generation += 1  # out of the heap while its request is open
+            task = self._next_ready(now)
+            del self._ready[task.key]
+            task.generation += 1  # out of the schedule while its request is open
             self._idle.clear()
             request = asyncio.create_task(self._poll(task, task.generation))
             self._requests.add(request)
             request.add_done_callback(self._request_done)
+
+    def _collect_due(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, generation, task = heapq.heappop(heap)
+            if task.active and generation == task.generation:
+                self._ready[task.key] = task
+
+    def _next_ready(self, now: float) -> TrackedTask:
+        """Return the ready task to poll with the next token."""
+        if len(self._ready) == 1:
+            return next(iter(self._ready.values()))
+        if not self._ranked or now - self._ranked_at >= self.rank_interval:
+            self._rank(now)
+        while self._ranked:
+            task = self._ranked.pop()
+            if self._ready.get(task.key) is task:
+                return task
+        self._rank(now)
+        return self._ranked.pop()
+
+    def _rank(self, now: float) -> None:
+        # Served from the end: late tasks first (most late last), then by chance of being done.
+        late_before = now - self.starve_after
+        chance = self.strategy.chance
+
+        def order(task: TrackedTask) -> tuple[int, float, float]:
+            if task.due <= late_before:
+                return 1, 0.0, -task.due
+            return 0, chance(task, now), -task.due
+
+        self._ranked = sorted(self._ready.values(), key=order)
+        self._ranked_at = now
 
     def _request_done(self, request: asyncio.Task[None]) -> None:
         self._requests.discard(request)
@@ -318,6 +464,7 @@ class TaskPoller:
     def _forget(self, task: TrackedTask) -> None:
         if self._tasks.get(task.key) is task:
             del self._tasks[task.key]
+            self._ready.pop(task.key, None)
         task.active = False
         task.generation += 1
         self._compact()
@@ -354,6 +501,7 @@ class TaskPoller:
                     self.backoff_cap, self.rate_limit_pause * 2 ** (self._rate_limit_streak - 1)
                 )
             until = now + pause
+            self.budget.rate_limited(now)
             if until > self._paused_until:
                 log.warning("rate limited by the image service: pausing polls %.1fs", pause)
                 self._paused_until = until

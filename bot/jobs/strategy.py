@@ -1,11 +1,18 @@
 """When to poll a task next: the vendor's fixed rhythm, or a prediction of when it will finish.
 
-The adaptive strategy keeps a belief about a task's total duration ``D`` (seconds from
-submission) as a log-normal: a prior learned per profile (model/resolution/quality, an EWMA of
-log-durations kept in memory and persisted), sharpened by the task's own progress reports (a
-linear fit of progress against time). It then places the next poll so that the chance of the
-task finishing before it is about ``step_mass`` of what is left: polls are sparse while the
-finish is unlikely and dense (down to ``min_gap``) around the predicted finish.
+The adaptive strategy learns, per profile (model/resolution/quality) and overall, how long tasks
+wait in the queue, how long they render, how soon failures come and how many tasks fail: an EWMA
+of log-seconds per phase (``DurationModel``), updated from every finished or failed task and
+persisted. A profile with few samples leans on the overall figures, which lean on a cautious prior
+(short, wide), so a fresh install polls early and converges within a few tasks.
+
+A task's end is a mixture: "fails at T_f" (weight: the failure share) or "completes at queue +
+render" (Fenton-Wilkinson log-normal of the sum); once running, the render prior is anchored at
+the estimated start and fused with a linear fit of the task's progress. The next poll is placed
+where the expected time the task would sit finished but unseen since now reaches
+``latency_price`` seconds: a poll buys back that much expected waiting. So polls are sparse while
+an end is unlikely, and come just after a predicted finish; the failure component yields early
+probes while failures are plausible, and fades as a profile proves it does not fail.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from bot.jobs.service import TaskPhase, TaskSnapshot
 from bot.jobs.store import DurationStat
 
 _STD = NormalDist()
+_cdf = _STD.cdf
 
 
 @dataclass(slots=True, eq=False)
@@ -76,6 +84,10 @@ class PollStrategy(Protocol):
         """Return the time of the next poll after a non-final answer at ``now``."""
         ...
 
+    def chance(self, task: TrackedTask, now: float) -> float:
+        """Return the chance the task ended since its last poll (to rank polls on a tight budget)."""
+        ...
+
     def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> None:
         """Learn from a task seen final at ``now``."""
         ...
@@ -97,17 +109,64 @@ class VendorRhythm:
         gap = self.running_gap if task.phase == TaskPhase.RUNNING else self.queued_gap
         return now + gap
 
+    def chance(self, task: TrackedTask, now: float) -> float:
+        """Rank every due task alike (served first-due-first-served)."""
+        return 0.0
+
     def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> None:
         """Learn nothing."""
 
 
-# Cold-start typical durations (seconds) by resolution, before anything was learned.
-DEFAULT_DURATIONS: dict[str, float] = {"1k": 30.0, "2k": 60.0, "4k": 120.0, "-": 45.0}
-DEFAULT_SIGMA = 0.5
+QUEUE, RUN, FAIL = "queue", "run", "fail"
+OVERALL = "*"
+# The cautious prior of a fresh install: (median seconds, sigma of log) per phase; the render
+# time by resolution. Short and wide: early polls, until real tasks teach better.
+PRIOR_QUEUE = (2.0, 0.9)
+PRIOR_RUN: dict[str, tuple[float, float]] = {
+    "1k": (15.0, 0.9),
+    "2k": (30.0, 0.9),
+    "4k": (60.0, 0.9),
+    "-": (20.0, 0.9),
+}
+PRIOR_FAIL = (4.0, 0.9)
+PRIOR_FAIL_SHARE = (0.5, 4.0)  # pseudo-counts (failures, tasks): 12.5 % until tasks are seen
+SHRINK = 2.0  # a profile's own samples count against this many of its fallback's
+
+
+def stat_key(phase: str, profile: str) -> str:
+    """Return the stored key of a phase's statistics (``duration_stats.profile``)."""
+    return f"{phase}:{profile}"
+
+
+def _resolution(profile: str) -> str:
+    parts = profile.split("/")
+    return parts[1] if len(parts) >= 2 else "-"
+
+
+def _blend(stat: DurationStat | None, mu: float, sigma: float) -> tuple[float, float]:
+    """Mix a learned stat with its fallback by sample weight (moments of the mixture)."""
+    if stat is None or stat.samples <= 0:
+        return mu, sigma
+    w = stat.samples / (stat.samples + SHRINK)
+    m = w * stat.mean_log + (1 - w) * mu
+    var = w * max(stat.var_log, 0.0) + (1 - w) * sigma * sigma
+    var += w * (1 - w) * (stat.mean_log - mu) ** 2
+    return m, math.sqrt(var)
+
+
+def _sum_lognormal(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    """Return a log-normal matching the mean and variance of the sum of two (Fenton-Wilkinson)."""
+    mean = var = 0.0
+    for mu, s in (a, b):
+        m = math.exp(mu + s * s / 2)
+        mean += m
+        var += (math.exp(s * s) - 1) * m * m
+    s2 = math.log(1 + var / (mean * mean))
+    return math.log(mean) - s2 / 2, math.sqrt(s2)
 
 
 class DurationModel:
-    """Typical task durations per profile: an EWMA of mean and variance of log(seconds)."""
+    """Learned durations per phase, per profile and overall: EWMAs of log-seconds."""
 
     def __init__(
         self,
@@ -116,44 +175,74 @@ class DurationModel:
         alpha_floor: float = 0.05,
         sigma_floor: float = 0.08,
     ) -> None:
-        self._stats: dict[str, DurationStat] = dict(stats or {})
+        self._stats: dict[str, DurationStat] = {}
         self._dirty: set[str] = set()
         self.alpha_floor = alpha_floor
         self.sigma_floor = sigma_floor
+        if stats:
+            self.load(stats)
+
+    def load(self, stats: Mapping[str, DurationStat]) -> None:
+        """Take stored statistics (what this process learned since wins)."""
+        for key, stat in stats.items():
+            if ":" not in key:
+                # Written by an older release: a total duration. A fair seed of the render time.
+                key = stat_key(RUN, key)
+                stat = DurationStat(stat.mean_log, stat.var_log, min(stat.samples, 3))
+            self._stats.setdefault(key, stat)
+
+    def phase(self, phase: str, profile: str) -> tuple[float, float]:
+        """Return (mean, sigma) of log-seconds of ``phase`` for ``profile``."""
+        if phase == QUEUE:
+            mu0, s0 = PRIOR_QUEUE
+        elif phase == FAIL:
+            mu0, s0 = PRIOR_FAIL
+        else:
+            mu0, s0 = PRIOR_RUN.get(_resolution(profile), PRIOR_RUN["-"])
+        mu, sigma = _blend(self._stats.get(stat_key(phase, OVERALL)), math.log(mu0), s0)
+        if phase == RUN and profile != OVERALL:
+            # The overall render time mixes resolutions: keep the prior's ratio between them.
+            overall = self._stats.get(stat_key(RUN, OVERALL))
+            if overall is not None and overall.samples > 0:
+                mu = mu + math.log(mu0 / PRIOR_RUN["-"][0]) * (1 - 1 / (1 + overall.samples))
+        mu, sigma = _blend(self._stats.get(stat_key(phase, profile)), mu, sigma)
+        return mu, max(sigma, self.sigma_floor)
+
+    def fail_share(self, profile: str) -> float:
+        """Return the expected share of tasks of ``profile`` that fail."""
+        a, n = PRIOR_FAIL_SHARE
+        fails = self._stats.get(stat_key(FAIL, profile))
+        done = self._stats.get(stat_key(RUN, profile))
+        f = fails.samples if fails else 0
+        c = done.samples if done else 0
+        return (f + a) / (f + c + n)
 
     def prior(self, profile: str) -> tuple[float, float]:
-        """Return (mean, sigma) of log-duration for ``profile``."""
-        stat = self._stats.get(profile)
-        if stat is None or stat.samples == 0:
-            resolution = profile.split("/")[1] if profile.count("/") >= 1 else "-"
-            typical = DEFAULT_DURATIONS.get(resolution, DEFAULT_DURATIONS["-"])
-            return math.log(typical), DEFAULT_SIGMA
-        sigma = math.sqrt(max(stat.var_log, 0.0))
-        # Few samples: do not trust a small spread yet.
-        sigma = max(sigma, self.sigma_floor, DEFAULT_SIGMA / math.sqrt(stat.samples + 1))
-        return stat.mean_log, sigma
+        """Return (mean, sigma) of the log of a completed task's total duration (queue + run)."""
+        return _sum_lognormal(self.phase(QUEUE, profile), self.phase(RUN, profile))
 
-    def learn(self, profile: str, seconds: float) -> None:
-        """Fold one observed duration into the profile's statistics."""
+    def learn(self, phase: str, profile: str, seconds: float) -> None:
+        """Fold one observed duration into the profile's and the overall statistics."""
         if seconds <= 0:
             return
-        x = math.log(seconds)
-        stat = self._stats.get(profile)
-        if stat is None:
-            mean, _ = self.prior(profile)
-            stat = DurationStat(mean, DEFAULT_SIGMA**2, 0)
-        n = stat.samples + 1
-        alpha = max(1.0 / n, self.alpha_floor)
-        delta = x - stat.mean_log
-        mean = stat.mean_log + alpha * delta
-        var = (1 - alpha) * (stat.var_log + alpha * delta * delta)
-        if stat.samples == 0:
-            var = DEFAULT_SIGMA**2 * 0.5  # one sample says nothing about spread
-        self._stats[profile] = DurationStat(mean, var, n)
-        self._dirty.add(profile)
+        for key in (stat_key(phase, profile), stat_key(phase, OVERALL)):
+            self._learn(key, math.log(seconds))
+
+    def _learn(self, key: str, x: float) -> None:
+        stat = self._stats.get(key)
+        if stat is None or stat.samples == 0:
+            self._stats[key] = DurationStat(x, 0.0, 1)
+        else:
+            n = stat.samples + 1
+            alpha = max(1.0 / n, self.alpha_floor)
+            delta = x - stat.mean_log
+            mean = stat.mean_log + alpha * delta
+            var = (1 - alpha) * (stat.var_log + alpha * delta * delta)
+            self._stats[key] = DurationStat(mean, var, n)
+        self._dirty.add(key)
 
     def snapshot(self) -> dict[str, DurationStat]:
-        """Return every profile's statistics."""
+        """Return every statistic by stored key."""
         return dict(self._stats)
 
     def take_dirty(self) -> dict[str, DurationStat]:
@@ -168,35 +257,82 @@ def _combine(mu0: float, s0: float, mu1: float, s1: float) -> tuple[float, float
     return (mu0 * w0 + mu1 * w1) / (w0 + w1), math.sqrt(1.0 / (w0 + w1))
 
 
+# A belief: (weight, mu, sigma) log-normal components of the end, in seconds since submission.
+Belief = list[tuple[float, float, float]]
+
+
+def _cdf_at(belief: Belief, e: float) -> float:
+    if e <= 0:
+        return 0.0
+    x = math.log(e)
+    return sum(w * _cdf((x - mu) / s) for w, mu, s in belief)
+
+
+def _partial(belief: Belief, e: float) -> float:
+    """Return the integral of the CDF from 0 to ``e`` (expected time spent ended by ``e``)."""
+    if e <= 0:
+        return 0.0
+    x = math.log(e)
+    total = 0.0
+    for w, mu, s in belief:
+        z = (x - mu) / s
+        total += w * (e * _cdf(z) - math.exp(mu + s * s / 2) * _cdf(z - s))
+    return total
+
+
 class AdaptiveStrategy:
-    """Predict each task's finish from learned durations and its progress; poll around it."""
+    """Predict each task's end from learned durations and its progress; poll just after it."""
 
     def __init__(
         self,
         durations: DurationModel | None = None,
         *,
-        step_mass: float = 0.2,
-        first_mass: float = 0.05,
+        latency_price: float = 0.35,
         min_gap: float = 0.5,
         max_gap: float = 30.0,
         overdue_gap: float = 3.0,
         progress_noise: float = 0.08,
     ) -> None:
         self.durations = durations or DurationModel()
-        self.step_mass = step_mass
-        self.first_mass = first_mass
+        self.latency_price = latency_price
         self.min_gap = min_gap
         self.max_gap = max_gap
         self.overdue_gap = overdue_gap
         self.progress_noise = progress_noise
 
-    def belief(self, task: TrackedTask) -> tuple[float, float]:
-        """Return (mean, sigma) of the log of the task's total duration."""
-        mu, sigma = self.durations.prior(task.profile)
+    def _run_start(self, task: TrackedTask) -> tuple[float, float] | None:
+        """Return (estimated start of rendering, its uncertainty) once the task was seen running."""
+        if task.run_seen_at is None:
+            return None
+        earliest = task.last_queued_at if task.last_queued_at is not None else task.origin
+        latest = task.run_seen_at
+        if len(task.history) >= 2:
+            (t0, p0), (t1, p1) = task.history[0], task.history[-1]
+            if t1 > t0 and p1 > p0:
+                start = t0 - p0 * (t1 - t0) / (p1 - p0)
+                return min(max(start, earliest), latest), (latest - earliest) / 6
+        return (earliest + latest) / 2, (latest - earliest) / 2
+
+    def belief(self, task: TrackedTask) -> Belief:
+        """Return the mixture of log-normal components of the task's end (seconds after origin)."""
+        model = self.durations
+        start = self._run_start(task)
+        if start is None:
+            share = model.fail_share(task.profile)
+            mu, s = model.prior(task.profile)
+            fmu, fs = model.phase(FAIL, task.profile)
+            return [(share, fmu, fs), (1 - share, mu, s)]
+        began, spread = start
+        offset = max(began - task.origin, 0.0)
+        rmu, rs = model.phase(RUN, task.profile)
+        median = math.exp(rmu)
+        total = offset + median
+        sigma = math.hypot(rs * median, spread) / total
+        mu = math.log(total)
         estimate = self._progress_estimate(task)
         if estimate is not None:
             mu, sigma = _combine(mu, sigma, *estimate)
-        return mu, sigma
+        return [(1.0, mu, max(sigma, 0.005))]
 
     def _progress_estimate(self, task: TrackedTask) -> tuple[float, float] | None:
         if not task.history:
@@ -227,33 +363,89 @@ class AdaptiveStrategy:
         return math.log(total), max(sigma_abs / total, 0.005)
 
     def first_poll(self, task: TrackedTask, now: float) -> float:
-        """Poll when the task has a ``first_mass`` chance of being done."""
-        return self._step(task, now, self.first_mass)
+        """Poll once the expected unseen wait since submission reaches the price."""
+        return self._step(task, now)
 
     def next_poll(self, task: TrackedTask, now: float) -> float:
-        """Poll when ``step_mass`` of the remaining chance of finishing has passed."""
-        return self._step(task, now, self.step_mass)
+        """Poll once the expected unseen wait since this answer reaches the price."""
+        return self._step(task, now)
 
-    def _step(self, task: TrackedTask, now: float, mass: float) -> float:
-        mu, sigma = self.belief(task)
-        elapsed = max(now - task.origin, 1e-3)
-        z_now = (math.log(elapsed) - mu) / sigma
-        done = _STD.cdf(z_now)
-        if done > 0.995:
+    def _step(self, task: TrackedTask, now: float) -> float:
+        belief = self.belief(task)
+        e0 = max(now - task.origin, 0.0)
+        f0 = _cdf_at(belief, e0)
+        left = 1.0 - f0
+        if left < 0.01:
             # Past every prediction: fall back to a steady rhythm until it ends.
             return now + self.overdue_gap
-        target = done + (1.0 - done) * mass
-        z_next = _STD.inv_cdf(min(target, 0.9999))
-        gap = math.exp(mu + sigma * z_next) - elapsed
-        return now + min(max(gap, self.min_gap), self.max_gap)
+        i0 = _partial(belief, e0)
+        price = self.latency_price * left
+
+        def waited(gap: float) -> float:
+            # Expected time ended-but-unseen between now and now + gap, times ``left``.
+            e = e0 + gap
+            return _partial(belief, e) - i0 - f0 * gap
+
+        lo, hi = self.min_gap, self.max_gap
+        if waited(lo) >= price:
+            return now + lo
+        if waited(hi) <= price:
+            return now + hi
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            if waited(mid) < price:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < 0.02:
+                break
+        return now + hi
+
+    def chance(self, task: TrackedTask, now: float) -> float:
+        """Return the chance the task ended since its last answer."""
+        belief = self.belief(task)
+        last = task.last_poll if task.last_poll is not None else task.origin
+        f_last = _cdf_at(belief, last - task.origin)
+        left = 1.0 - f_last
+        if left <= 1e-9:
+            return 1.0
+        return (_cdf_at(belief, now - task.origin) - f_last) / left
+
+    def _ended(self, belief: Belief, lo: float, hi: float) -> float:
+        """Return the median end inside the window [lo, hi] (seconds after origin)."""
+        f_lo, f_hi = _cdf_at(belief, lo), _cdf_at(belief, hi)
+        if f_hi - f_lo < 1e-9:
+            return (lo + hi) / 2
+        target = (f_lo + f_hi) / 2
+        a, b = lo, hi
+        for _ in range(40):
+            m = (a + b) / 2
+            if _cdf_at(belief, m) < target:
+                a = m
+            else:
+                b = m
+        return (a + b) / 2
 
     def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> None:
-        """Learn the task's duration: it ended between the previous poll and this one."""
-        if snapshot.phase != TaskPhase.COMPLETED:
+        """Learn the phases of a finished or failed task; it ended since the previous answer."""
+        if snapshot.phase not in (TaskPhase.COMPLETED, TaskPhase.FAILED):
             return
         previous = task.last_poll if task.last_poll is not None else task.origin
-        mu, _ = self.belief(task)
-        predicted = task.origin + math.exp(mu)
-        # The prediction is the best guess inside the window the polls allow.
-        ended = min(max(predicted, previous), now)
-        self.durations.learn(task.profile, ended - task.origin)
+        belief = self.belief(task)
+        ended = self._ended(belief, previous - task.origin, now - task.origin)
+        model, profile = self.durations, task.profile
+        start = self._run_start(task)
+        if snapshot.phase == TaskPhase.FAILED:
+            model.learn(FAIL, profile, ended)
+            if start is not None:
+                model.learn(QUEUE, profile, start[0] - task.origin)
+            return
+        if start is not None:
+            queued = start[0] - task.origin
+        else:
+            # Never seen running: split the total by the current medians of the two phases.
+            q = math.exp(model.phase(QUEUE, profile)[0])
+            r = math.exp(model.phase(RUN, profile)[0])
+            queued = ended * q / (q + r)
+        model.learn(QUEUE, profile, queued)
+        model.learn(RUN, profile, ended - queued)

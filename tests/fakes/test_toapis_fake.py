@@ -1169,3 +1169,28 @@ async def test_charge_counting(fake_toapis: FakeToAPIs, http: aiohttp.ClientSess
     assert fake.charges == [(a["id"], 3), (b["id"], 4)]
     assert fake.tasks[a["id"]].charged == 3
     assert fake.tasks[b["id"]].charged == 4
+
+
+async def test_status_rate_limit_refuses_above_the_limit(http: aiohttp.ClientSession) -> None:
+    clock = ManualClock()
+    async with FakeToAPIs(clock=clock, status_rate_limit=3) as fake:
+        _, body = await submit(http, fake)
+        task_id = body["id"]
+        codes = [(await poll(http, fake, task_id))[0] for _ in range(5)]
+        assert codes == [200, 200, 200, 429, 429]
+        limited = [r for r in fake.requests_to("status") if r.status == 429]
+        assert len(limited) == 2  # recorded like any other request
+        assert fake.rate_limited == 2
+        async with http.get(f"{fake.base_url}{SUBMIT}/{task_id}", headers=auth(fake)) as resp:
+            assert resp.status == 429
+            assert resp.headers["Retry-After"] == "1"
+            assert (await resp.json())["error"]["type"] == "rate_limit_error"
+        # Refused requests do not fill the window: a second later all three slots are free.
+        clock.advance(0.5)
+        assert (await poll(http, fake, task_id))[0] == 429
+        clock.advance(0.5)
+        assert [(await poll(http, fake, task_id))[0] for _ in range(4)] == [200, 200, 200, 429]
+        # Submits are not limited.
+        assert (await submit(http, fake))[0] == 200
+    with pytest.raises(ValueError):
+        FakeToAPIs(status_rate_limit=0)

@@ -50,6 +50,10 @@ independently of ``bot.toapis``):
   ``{"success": false, "message"}``). 402/403 for every API endpoint via ``deny_status``;
   ``balance`` (images left, None = unlimited) answers 402 to a submit that needs more.
 - Every accepted submit charges its ``n`` (also when its answer is then lost to a fault).
+- ``status_rate_limit`` (requests per clock second, None = no limit) is a server-side limit on
+  the status endpoint: a status request arriving when that many were answered in the last clock
+  second gets 429 with ``Retry-After`` (whole seconds until a slot frees, at least 1). Refused
+  requests do not count against the window. ``rate_limited`` counts them.
 
 Fault kinds (``fake.faults.add(kind, endpoint=..., times=1, ...)``): ``rate_limit`` (429 with
 ``Retry-After``, default 1 s; ``retry_after=None`` or kind ``rate_limit_no_header`` for none),
@@ -64,11 +68,13 @@ answer), ``error_shape_a`` / ``error_shape_b`` (an error in that body shape, 400
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import hmac
 import io
 import json
+import math
 import os
 import random
 import time
@@ -142,6 +148,7 @@ class FakeToAPIs:
         default_script: TaskScript | None = None,
         duration_policy: DurationPolicy | None = None,
         balance: int | None = None,
+        status_rate_limit: float | None = None,
         seed: int = 0,
     ) -> None:
         self.api_key = api_key
@@ -154,6 +161,11 @@ class FakeToAPIs:
         self.duration_policy = duration_policy
         self.balance = balance
         self.deny_status: int | None = None  # e.g. 402 or 403 for every API endpoint
+        if status_rate_limit is not None and status_rate_limit <= 0:
+            raise ValueError("status_rate_limit must be positive (or None for no limit)")
+        self.status_rate_limit = status_rate_limit
+        self.rate_limited = 0  # status requests refused by ``status_rate_limit``
+        self._status_window: collections.deque[float] = collections.deque()
         self.faults = FaultBook()
         self.requests: list[RecordedRequest] = []
         self.tasks: dict[str, FakeTask] = {}
@@ -581,11 +593,29 @@ class FakeToAPIs:
     async def _status(self, request: web.Request, record: RecordedRequest) -> web.Response:
         if (denied := self._check_auth(request)) is not None:
             return denied
+        if (limited := self._over_status_limit()) is not None:
+            return limited
         task = self.tasks.get(request.match_info["task_id"])
         if task is None or task.forgotten:
             return self._error(404, "Task not found", code="task_not_found")
         task.polls += 1
         return web.json_response(task.to_json(self.clock.now()))
+
+    def _over_status_limit(self) -> web.Response | None:
+        if self.status_rate_limit is None:
+            return None
+        now = self.clock.now()
+        window = self._status_window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) < self.status_rate_limit:
+            window.append(now)
+            return None
+        self.rate_limited += 1
+        wait = max(1, math.ceil(window[0] + 1.0 - now))
+        return self._error(
+            429, "Rate limit exceeded, please retry later", headers={"Retry-After": str(wait)}
+        )
 
     async def _result_file(self, request: web.Request, record: RecordedRequest) -> web.Response:
         result = self.results.get(request.match_info["name"])

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import statistics
 from collections import Counter, defaultdict
+
+import pytest
 
 from bot.clock import ManualClock
 from bot.jobs.poller import RateBudget, TaskPoller
 from bot.jobs.records import decode_request
 from bot.jobs.service import TaskSnapshot
 from bot.jobs.states import FailureCode
-from bot.jobs.strategy import AdaptiveStrategy, PollStrategy, TrackedTask, VendorRhythm
+from bot.jobs.strategy import (
+    AdaptiveStrategy,
+    DurationModel,
+    PollStrategy,
+    TrackedTask,
+    VendorRhythm,
+)
 from bot.jobs.toapis_service import ToAPIsService
 from tests.fakes.toapis import FakeToAPIs
 from tests.fakes.toapis_model import TaskScript
@@ -214,3 +223,182 @@ def test_budget_token_bucket() -> None:
     assert budget.take(0.5) == 0.0
     budget.drain(1.0)
     assert budget.take(1.0) == 0.5
+
+
+def _demand(budget: RateBudget, start: float, seconds: float, step: float = 0.05) -> list[int]:
+    """Ask for a token every ``step`` clock seconds; return the tokens granted per second."""
+    granted = [0] * int(seconds)
+    t = start
+    while t < start + seconds - 1e-9:
+        while budget.take(t) == 0.0:
+            granted[min(int(t - start), len(granted) - 1)] += 1
+        t += step
+    return granted
+
+
+def test_budget_grows_while_used_up_up_to_its_ceiling() -> None:
+    budget = RateBudget(5.0, ceiling=20.0, burst_seconds=0.25)
+    granted = _demand(budget, 0.0, 10.0)
+    assert budget.rate == pytest.approx(20.0)
+    # Growth is gradual (x1.5 a second) and the bucket never lets more than the ceiling through.
+    assert granted[0] <= 8 and all(g <= 20 * 1.25 + 1 for g in granted)
+    assert sum(granted[6:]) >= 0.9 * 20 * 4
+
+
+def test_budget_does_not_grow_on_light_demand_and_a_fixed_budget_never_grows() -> None:
+    adaptive = RateBudget(5.0, ceiling=50.0)
+    for second in range(60):  # two requests a second: the bucket is never used up
+        assert adaptive.take(float(second)) == 0.0
+        assert adaptive.take(second + 0.5) == 0.0
+    assert adaptive.rate == 5.0
+    fixed = RateBudget(5.0)
+    _demand(fixed, 0.0, 10.0)
+    assert fixed.rate == 5.0 and not fixed.adaptive
+
+
+def test_budget_cut_on_429_once_per_storm_then_grows_slowly() -> None:
+    budget = RateBudget(5.0, ceiling=40.0, burst_seconds=0.25)
+    _demand(budget, 0.0, 4.0)
+    before = budget.rate
+    assert before > 10.0
+    for t in (4.0, 4.01, 4.5):  # the requests in flight when the limit was hit
+        budget.rate_limited(t)
+    assert budget.cuts == 1
+    assert budget.rate == pytest.approx(0.6 * before) == budget.threshold
+    budget.drain(5.0)  # the poller pauses for Retry-After, then resumes at the steady rate
+    _demand(budget, 5.0, 1.0)
+    assert budget.rate == pytest.approx(0.6 * before)  # no growth right after a cut
+    _demand(budget, 6.0, 10.0)
+    # Above the threshold: additive probing, 5 % of the threshold a second.
+    assert budget.rate == pytest.approx(0.6 * before * (1 + 0.05 * 9), rel=0.1)
+    budget.rate_limited(16.0)
+    assert budget.cuts == 2 and budget.rate < 0.6 * before
+    for t in range(17, 40):  # a long storm never takes the rate below the floor
+        budget.rate_limited(float(t) * 3)
+    assert budget.rate == pytest.approx(budget.floor)
+
+
+def test_budget_share_divides_start_and_ceiling_and_scales_what_was_learned() -> None:
+    budget = RateBudget(6.0, ceiling=30.0)
+    _demand(budget, 0.0, 3.0)
+    learned = budget.rate
+    budget.share(3.0, 15.0)
+    assert (budget.start_rate, budget.ceiling) == (3.0, 15.0)
+    assert budget.rate == pytest.approx(learned / 2)
+    budget.share(6.0, 30.0)
+    assert budget.rate == pytest.approx(learned)
+
+
+def _adaptive() -> AdaptiveStrategy:
+    # The bounds the bot ships with (bot.app.services.poll_strategy and the settings' defaults).
+    return AdaptiveStrategy(DurationModel(), min_gap=1.0, max_gap=10.0, overdue_gap=3.0)
+
+
+async def _run_scripts(
+    fake: FakeToAPIs,
+    service: ToAPIsService,
+    clock: ManualClock,
+    strategy: PollStrategy,
+    scripts: list[TaskScript],
+    *,
+    spacing: float,
+    step: float = 0.1,
+) -> tuple[Outcomes, list[float], TaskPoller]:
+    """Submit one task every ``spacing`` seconds; return outcomes and each task's detection delay."""
+    outcomes = Outcomes(clock)
+    poller = TaskPoller(
+        service.get_task,
+        outcomes,
+        clock=clock,
+        strategy=strategy,
+        budget=RateBudget(5.0, ceiling=20.0, burst_seconds=0.25),
+        rng=random.Random(1),
+    )
+    poller.start()
+    ids: list[str] = []
+    body = decode_request(request_json())
+    next_at = clock.now()
+    try:
+        while len(ids) < len(scripts) or len(poller):
+            if len(ids) < len(scripts) and clock.now() >= next_at:
+                fake.script_next(scripts[len(ids)])
+                task_id = (await service.submit(body, [], None)).id
+                now = clock.now()
+                poller.track(
+                    len(ids), task_id, profile="m/1k/high", submitted_at=now, deadline_at=now + 900
+                )
+                ids.append(task_id)
+                next_at = now + spacing
+            clock.advance(step)
+            poller.wake()
+            await poller.wait_idle()
+    finally:
+        await poller.stop()
+    delays = [outcomes.seen_at[k] - fake.tasks[t].ends_at for k, t in enumerate(ids)]
+    return outcomes, delays, poller
+
+
+async def test_a_quick_failure_is_seen_within_3_s_on_a_fresh_install(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    scripts = [TaskScript(queue_s=1.0, run_s=3.0, outcome="failed")]
+    outcomes, delays, _ = await _run_scripts(
+        fake_toapis, service, clock, _adaptive(), scripts, spacing=1
+    )
+    assert outcomes.finished[0].phase.value == "failed"
+    assert 0 <= delays[0] <= 3.0
+
+
+async def test_learning_converges_within_a_few_tasks(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    rng = random.Random(3)
+    scripts = [TaskScript(queue_s=rng.uniform(1, 2), run_s=rng.uniform(7, 9)) for _ in range(8)]
+    strategy = _adaptive()
+    _, delays, poller = await _run_scripts(
+        fake_toapis, service, clock, strategy, scripts, spacing=12
+    )
+    model = strategy.durations
+    # From a 15 s render prior to the ~8 s it really takes, and a 1-2 s queue.
+    run_mu, _ = model.phase("run", "m/1k/high")
+    queue_mu, _ = model.phase("queue", "m/1k/high")
+    assert 6.5 <= math.exp(run_mu) <= 9.5
+    assert 0.7 <= math.exp(queue_mu) <= 2.5
+    assert model.fail_share("m/1k/high") < 0.06  # no failure seen: early probes fade
+    # Learned and persisted per profile and overall.
+    assert {"run:m/1k/high", "run:*", "queue:m/1k/high", "queue:*"} <= set(model.take_dirty())
+    # The last tasks are seen promptly and with few requests.
+    assert max(delays[-3:]) <= 1.5
+    assert poller.stats.requests <= 8 * 4
+
+
+async def test_failures_teach_the_failure_share_and_time(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    scripts = [TaskScript(queue_s=0.5, run_s=2.0, outcome="failed") for _ in range(4)]
+    strategy = _adaptive()
+    await _run_scripts(fake_toapis, service, clock, strategy, scripts, spacing=8)
+    model = strategy.durations
+    assert model.fail_share("m/1k/high") > 0.5
+    assert 1.5 <= math.exp(model.phase("fail", "m/1k/high")[0]) <= 4.0
+
+
+async def test_a_tight_budget_starves_no_task(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    # 300 tasks at once against a fixed 5/s budget: far more due than tokens for a while.
+    ids = await _submit_many(fake_toapis, service, 300)
+    start = clock.now()
+    outcomes = Outcomes(clock)
+    poller = _poller(service, outcomes, clock, _adaptive(), 5.0)
+    for key, task_id in enumerate(ids):
+        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
+    poller.start()
+    try:
+        await _drive(poller, clock, 400, 0.5)
+    finally:
+        await poller.stop()
+    assert len(outcomes.finished) == 300 and not outcomes.lost
+    delays = [outcomes.seen_at[k] - fake_toapis.tasks[t].ends_at for k, t in enumerate(ids)]
+    # Bounded: no task waits much longer than the whole backlog takes to serve once.
+    assert max(delays) <= 300 / 5.0 + 10
