@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.guild_settings.policy import channel_list
 from bot.guild_settings.service import GuildSettingsService
-from bot.messages import say
+from bot.messages import has, say
 from bot.toapis.catalog import CATALOG
 
 if TYPE_CHECKING:
@@ -59,6 +59,12 @@ def _subject(action: str, subject: str | None) -> str:
     if action.startswith("quota."):
         return f" <@{subject}>"
     return ""  # channels: the value shows the channel
+
+
+def _audit_action(action: str) -> str:
+    """The name of a change in the audit log, from the catalog (``audit.<action>``)."""
+    key = f"audit.{action}"
+    return say(key) if has(key) else action.split(".", 1)[-1].replace("_", " ")
 
 
 def _audit_value(action: str, value: str | None) -> str:
@@ -299,7 +305,7 @@ class Settings(
                 "settings.audit.line",
                 when=f"<t:{int(e.at)}:f>",
                 actor=f"<@{e.actor_id}>",
-                action=e.action.split(".", 1)[-1].replace("_", " "),
+                action=_audit_action(e.action),
                 subject=_subject(e.action, e.subject),
                 before=_audit_value(e.action, e.before),
                 after=_audit_value(e.action, e.after),
