@@ -29,9 +29,9 @@ def _english() -> dict[str, str]:
         if isinstance(message.id, tuple):
             forms = message.string
             assert isinstance(forms, tuple)
-            text[message.id[0]] = forms[-1]
+            text[str(message.id[0])] = str(forms[-1])
         else:
-            text[message.id] = str(message.string)
+            text[str(message.id)] = str(message.string)
     return text
 
 
