@@ -56,7 +56,7 @@ async def test_fresh_postgres_schema_gets_every_migration() -> None:
         conn = await asyncpg.connect(url)
         try:
             versions = [r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")]
-            assert sorted(versions) == list(range(1, 9))
+            assert sorted(versions) == list(range(1, 10))
             tables = {
                 r[0]
                 for r in await conn.fetch(
@@ -89,7 +89,7 @@ async def test_processes_starting_together_migrate_once() -> None:
         conn = await asyncpg.connect(url)
         try:
             rows = await conn.fetch("SELECT version, COUNT(*) FROM schema_migrations GROUP BY 1")
-            assert sorted((r[0], r[1]) for r in rows) == [(v, 1) for v in range(1, 9)]
+            assert sorted((r[0], r[1]) for r in rows) == [(v, 1) for v in range(1, 10)]
         finally:
             await conn.close()
 
