@@ -51,12 +51,12 @@ async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> No
 async def test_fresh_postgres_schema_gets_every_migration() -> None:
     async with fresh_postgres_url() as url:
         db = await open_database(url)
-        assert db.schema_version == 9
+        assert db.schema_version == len(discover_migrations())
         await db.close()
         conn = await asyncpg.connect(url)
         try:
             versions = [r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")]
-            assert sorted(versions) == list(range(1, 10))
+            assert sorted(versions) == list(range(1, len(discover_migrations()) + 1))
             tables = {
                 r[0]
                 for r in await conn.fetch(
@@ -82,14 +82,16 @@ async def test_processes_starting_together_migrate_once() -> None:
     async with fresh_postgres_url() as url:
         opened = await asyncio.gather(*(open_database(url) for _ in range(4)))
         try:
-            assert {db.schema_version for db in opened} == {8}
+            assert {db.schema_version for db in opened} == {len(discover_migrations())}
         finally:
             for db in opened:
                 await db.close()
         conn = await asyncpg.connect(url)
         try:
             rows = await conn.fetch("SELECT version, COUNT(*) FROM schema_migrations GROUP BY 1")
-            assert sorted((r[0], r[1]) for r in rows) == [(v, 1) for v in range(1, 10)]
+            assert sorted((r[0], r[1]) for r in rows) == [
+                (v, 1) for v in range(1, len(discover_migrations()) + 1)
+            ]
         finally:
             await conn.close()
 
@@ -198,7 +200,7 @@ def test_misnamed_or_gapped_migrations_are_refused(tmp_path: Path) -> None:
 
 async def test_the_contract_fixture_opens_both_backends(backend: str, tmp_path: Path) -> None:
     async with open_test_database(backend, tmp_path) as db:
-        assert db.schema_version == 9
+        assert db.schema_version == len(discover_migrations())
         assert await db.meta.get("x") is None
         await db.meta.set("x", "1", now=1.0)
         await db.meta.set("x", "2", now=2.0)
