@@ -22,6 +22,7 @@ from discord.ext import commands
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import AttachmentDownloader, GenerationFlow
+from bot.app.languages import ServerLanguages
 from bot.app.services import Services
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock
@@ -99,6 +100,10 @@ class AtelierBot(commands.Bot):
     @property
     def moderation(self) -> Moderation:
         return self.services.moderation
+
+    @property
+    def languages(self) -> ServerLanguages:
+        return self.services.languages
 
     @property
     def delivery(self) -> DiscordDelivery:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import discord
 
+from bot import i18n
 from bot.app.errors import handle_error, reply
 from bot.app.flow import GenerationFlow
 from bot.messages import say
@@ -55,7 +56,11 @@ def _alternatives(actions: Mapping[str, object]) -> str:
 async def _run(
     interaction: discord.Interaction[Any], call: Callable[[GenerationFlow], Awaitable[None]]
 ) -> None:
+    i18n.use(interaction.locale)  # the button's task speaks the member's language
     client: Any = interaction.client
+    languages = getattr(client, "languages", None)
+    if languages is not None:
+        languages.learn(interaction.guild_id, interaction.guild_locale)
     if not client.accepting:
         await reply(interaction, say("app.restarting"))
         return
