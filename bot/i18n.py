@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gettext
+import hashlib
 import io
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -28,10 +29,12 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
 __all__ = [
-    "COMMAND_CONTEXT",
+    "COMMAND_CONTEXTS",
     "LANGUAGES",
     "SOURCE",
     "catalog",
+    "command_digest",
+    "command_text",
     "current",
     "format_number",
     "language_for",
@@ -45,8 +48,10 @@ LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 SOURCE = "en"
 #: Every language shipped, by its Discord locale name (``en`` stands for en-US and en-GB).
 LANGUAGES: tuple[str, ...] = ("en", "zh-CN")
-#: The msgctxt of the slash commands' names, descriptions and choices.
-COMMAND_CONTEXT = "command"
+#: The msgctxt of the slash commands' names, descriptions, options and choices.
+COMMAND_CONTEXTS = frozenset(
+    {"command-name", "command-description", "option-name", "option-description", "choice-name"}
+)
 
 _current: ContextVar[str] = ContextVar("atelier_language", default=SOURCE)
 
@@ -114,3 +119,25 @@ def _babel_locale(language: str) -> Locale:
 def format_number(value: int | float, language: str | None = None) -> str:
     """``value`` with the grouping and decimal signs of ``language`` (default: the current)."""
     return format_decimal(value, locale=_babel_locale(language or current()))
+
+
+def command_text(language: str, context: str, message: str) -> str | None:
+    """A slash command string's translation (``msgctxt`` ``context``), or None if there is none."""
+    if language == SOURCE:
+        return None
+    entry = catalog(language).get(message, context=context)
+    if entry is None or not entry.string or entry.fuzzy:
+        return None
+    return str(entry.string)
+
+
+def command_digest() -> str:
+    """A digest of every command translation: the synced tree changes when one does."""
+    digest = hashlib.sha256()
+    for language in LANGUAGES:
+        for message in catalog(language):
+            if message.context in COMMAND_CONTEXTS:
+                digest.update(
+                    f"{language}\0{message.context}\0{message.id}\0{message.string}\n".encode()
+                )
+    return digest.hexdigest()
