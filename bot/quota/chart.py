@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -23,7 +25,17 @@ BAR = (88, 101, 242)
 MODEL_COLOURS = [(88, 101, 242), (235, 69, 158), (87, 242, 135), (254, 231, 92), (237, 66, 69)]
 
 
+#: WenQuanYi Micro Hei (Apache-2.0, bot/fonts/wqy-microhei.LICENSE): Latin and CJK glyphs in one
+#: font, so Chinese labels and member names draw as text, not boxes (Pillow's default cannot).
+FONT_PATH = Path(__file__).resolve().parent.parent / "fonts" / "wqy-microhei.ttc"
+
+
+@lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.truetype(str(FONT_PATH), size=size)
+    except OSError:  # the font file is missing: Pillow's own (no CJK glyphs)
+        pass
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font
