@@ -56,11 +56,12 @@ def _alternatives(actions: Mapping[str, object]) -> str:
 async def _run(
     interaction: discord.Interaction[Any], call: Callable[[GenerationFlow], Awaitable[None]]
 ) -> None:
-    i18n.use(interaction.locale)  # the button's task speaks the member's language
+    # The button's task speaks the member's language; the server's is remembered for its posts.
+    i18n.use(getattr(interaction, "locale", None))
     client: Any = interaction.client
     languages = getattr(client, "languages", None)
     if languages is not None:
-        languages.learn(interaction.guild_id, interaction.guild_locale)
+        languages.learn(interaction.guild_id, getattr(interaction, "guild_locale", None))
     if not client.accepting:
         await reply(interaction, say("app.restarting"))
         return
