@@ -189,7 +189,7 @@ class FittedImage:
 
 def fit_for_upload(data: bytes, filename_stem: str, limit: int) -> FittedImage:
     """Return the image as is if it fits ``limit`` bytes; else re-encode it; else downscale a preview."""
-    facts = inspect_image(data, label="The result")
+    facts = inspect_image(data, label=say("images.label_result"))
     if len(data) <= limit:
         ext = extension_for(facts.content_type)
         return FittedImage(

@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.messages import say
+from bot.messages import say, say_plural
 from bot.quota.chart import render_usage_chart
 from bot.quota.records import UNLIMITED, GuildQuotaRow
 from bot.quota.service import MemberRef, QuotaService, QuotaStatus, day_label
@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 NONE = discord.AllowedMentions.none()
 Limit = app_commands.Range[str, 1, 20]
+
+#: Where a member's daily cap comes from (``bot.quota.rules``) → its catalog message.
+CAP_SOURCES = {
+    "server default": "quota.source.server_default",
+    "moderator exemption": "quota.source.moderator_exemption",
+    "your own limit": "quota.source.own_limit",
+    "your role": "quota.source.role",
+}
 
 
 def _limit(value: int | None) -> str:
@@ -111,7 +119,7 @@ class Quota(
                     "quota.me.left",
                     left=status.member_left,
                     cap=limits.member_daily,
-                    source=limits.source,
+                    source=say(CAP_SOURCES.get(limits.source, "quota.source.server_default")),
                     when=_when(status.windows.day_resets_at),
                 )
             ]
@@ -327,16 +335,11 @@ class Quota(
         png = await asyncio.to_thread(
             render_usage_chart,
             report,
-            title=say(
-                "quota.usage.chart_title_one" if days == 1 else "quota.usage.chart_title_other",
-                days=days,
-            ),
+            title=say_plural("quota.usage.chart_title", days, days=days),
             names=names,
         )
         embed = discord.Embed(
-            title=say(
-                "quota.usage.title_one" if days == 1 else "quota.usage.title_other", days=days
-            ),
+            title=say_plural("quota.usage.title", days, days=days),
             description=say("quota.usage.summary", total=report.total, in_flight=report.in_flight),
         )
         busiest = max(report.days, key=lambda d: d[1], default=None)

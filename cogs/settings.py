@@ -14,9 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import i18n
 from bot.guild_settings.policy import channel_list
 from bot.guild_settings.service import GuildSettingsService
-from bot.messages import say
+from bot.messages import has, say
 from bot.toapis.catalog import CATALOG
 
 if TYPE_CHECKING:
@@ -29,6 +30,12 @@ MODEL_CHOICES = [Choice(name=name, value=name) for name in CATALOG] + [DEFAULT]
 QUALITY_CHOICES = [Choice(name=q, value=q) for q in ("low", "medium", "high")] + [DEFAULT]
 RESOLUTION_CHOICES = [Choice(name=r.upper(), value=r) for r in ("1k", "2k", "4k")] + [DEFAULT]
 Term = app_commands.Range[str, 1, 100]
+#: Each language shown in its own name (never translated), and "follow Discord".
+LANGUAGE_CHOICES = [
+    Choice(name="English", value="en"),
+    Choice(name="简体中文", value="zh-CN"),
+    Choice(name="Server's Discord language", value="discord"),
+]
 
 
 #: Every subcommand: Manage Server, checked by discord.py on every call (server admins can
@@ -61,6 +68,12 @@ def _subject(action: str, subject: str | None) -> str:
     return ""  # channels: the value shows the channel
 
 
+def _audit_action(action: str) -> str:
+    """The name of a change in the audit log, from the catalog (``audit.<action>``)."""
+    key = f"audit.{action}"
+    return say(key) if has(key) else action.split(".", 1)[-1].replace("_", " ")
+
+
 def _audit_value(action: str, value: str | None) -> str:
     if value is None:
         return "—"
@@ -78,7 +91,7 @@ def _audit_value(action: str, value: str | None) -> str:
 class Settings(
     commands.GroupCog,
     group_name="settings",
-    group_description="Moderators: art channels, gallery, defaults, limits, blocklist, audit",
+    group_description="Moderators: channels, gallery, language, defaults, limits, blocklist, audit",
 ):
     """Server settings for moderators."""
 
@@ -146,6 +159,26 @@ class Settings(
         await self._say(
             interaction, say("settings.channels.only", channels=channel_list(row.channels))
         )
+
+    # -- language ---------------------------------------------------------------------------
+
+    @app_commands.command(
+        name="language",
+        description="The language of public posts: results, progress, the gallery",
+    )
+    @app_commands.describe(language="A language, or the server's Discord language")
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    @moderators_only
+    async def language(self, interaction: discord.Interaction[Any], language: Choice[str]) -> None:
+        guild_id = server_id(interaction)
+        chosen = None if language.value == "discord" else language.value
+        await self.service.set_language(guild_id, interaction.user.id, chosen)
+        if chosen is None:
+            shown = i18n.language_for(interaction.guild_locale)
+            text = say("settings.language.auto", language=say(f"language.{shown}"))
+        else:
+            text = say("settings.language.set", language=say(f"language.{chosen}"))
+        await self._say(interaction, text)
 
     # -- gallery, defaults, limits ------------------------------------------------------------
 
@@ -299,7 +332,7 @@ class Settings(
                 "settings.audit.line",
                 when=f"<t:{int(e.at)}:f>",
                 actor=f"<@{e.actor_id}>",
-                action=e.action.split(".", 1)[-1].replace("_", " "),
+                action=_audit_action(e.action),
                 subject=_subject(e.action, e.subject),
                 before=_audit_value(e.action, e.before),
                 after=_audit_value(e.action, e.after),

@@ -19,10 +19,13 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot import i18n
 from bot.app.delivery import DiscordDelivery
 from bot.app.errors import AtelierTree
 from bot.app.flow import AttachmentDownloader, GenerationFlow
+from bot.app.languages import ServerLanguages
 from bot.app.services import Services
+from bot.app.translator import CatalogTranslator
 from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock
 from bot.config import Settings
@@ -101,6 +104,10 @@ class AtelierBot(commands.Bot):
         return self.services.moderation
 
     @property
+    def languages(self) -> ServerLanguages:
+        return self.services.languages
+
+    @property
     def delivery(self) -> DiscordDelivery:
         return self.services.delivery
 
@@ -112,6 +119,7 @@ class AtelierBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.tree.set_translator(CatalogTranslator())
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_only or not self.worker:
@@ -165,7 +173,9 @@ class AtelierBot(commands.Bot):
         """A hash of the global command tree as Discord would receive it."""
         payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()]
         payload.sort(key=lambda c: (str(c.get("name")), int(c.get("type", 1))))
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        # The localizations come from the catalogs: a changed translation is a changed tree.
+        translated = {"tree": payload, "translations": i18n.command_digest()}
+        return hashlib.sha256(json.dumps(translated, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands(self, *, force_global: bool = False) -> bool:
         """Sync to the dev guilds; globally only if the tree changed (or forced). True if global."""

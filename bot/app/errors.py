@@ -13,6 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot import i18n
 from bot.messages import say
 from bot.refusal import Refusal
 
@@ -128,6 +129,12 @@ class AtelierTree(app_commands.CommandTree[Any]):
     """The command tree: refuses commands while shutting down; one error handler for all."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        # Every command, autocomplete and error reply of this interaction's task speaks the
+        # member's language (English for locales not shipped).
+        i18n.use(interaction.locale)
+        languages = getattr(self.client, "languages", None)
+        if languages is not None:
+            languages.learn(interaction.guild_id, interaction.guild_locale)
         if getattr(self.client, "accepting", True):
             return True
         await reply(interaction, say("app.restarting"))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import discord
 
+from bot import i18n
 from bot.app.delivery import NONCE_TRUST
 from bot.app.delivery.embeds import gallery_embed
 from bot.app.delivery.transport import (
@@ -29,6 +30,7 @@ from bot.app.delivery.transport import (
     nonce_for,
     result_stem,
 )
+from bot.app.languages import ServerLanguages
 from bot.clock import Clock, SystemClock
 from bot.guild_settings.service import GuildSettingsService
 from bot.images import ImageProblem, fit_for_upload
@@ -53,8 +55,10 @@ class GalleryPoster:
         *,
         clock: Clock | None = None,
         timeout: float = GALLERY_TIMEOUT,
+        languages: ServerLanguages | None = None,
     ) -> None:
         self.transport = Transport(client)
+        self.languages = languages
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.timeout = timeout
@@ -62,7 +66,9 @@ class GalleryPoster:
     async def job_delivered(self, job: Job, files: list[Path]) -> None:
         """Post the job's result to the gallery once (best effort: failures are logged)."""
         try:
-            await asyncio.wait_for(self.post(job, files), self.timeout)
+            language = await self.languages.of(job.guild_id) if self.languages else i18n.SOURCE
+            with i18n.speaking(language):
+                await asyncio.wait_for(self.post(job, files), self.timeout)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -57,10 +57,10 @@ def format_duration(seconds: float | None) -> str:
         return "—"
     s = max(0, round(seconds))
     if s < 60:
-        return f"{s}s"
+        return say("duration.seconds", s=s)
     if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+        return say("duration.minutes", m=s // 60, s=f"{s % 60:02d}")
+    return say("duration.hours", h=s // 3600, m=f"{(s % 3600) // 60:02d}")
 
 
 def eta_seconds(job: Job, now: float, typical_total: float | None) -> float | None:

@@ -23,6 +23,7 @@ import discord
 
 from bot.app.delivery import DiscordDelivery
 from bot.app.gallery import GalleryPoster
+from bot.app.languages import ServerLanguages
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.discord_target import point_discord_at
@@ -94,6 +95,7 @@ class Services:
     session: aiohttp.ClientSession
     toapis: ToAPIsClient
     moderation: Moderation
+    languages: ServerLanguages
     policy: GenerationPolicy
     charge: ChargeHook
     rest: discord.Client
@@ -163,8 +165,10 @@ async def build_services(
         strategy = poll_strategy(settings)
         # Typical durations come from the poll strategy's model, which the engine adopts, so
         # delivery never needs the engine.
+        languages = ServerLanguages(rest, moderation.settings)
         delivery = DiscordDelivery(
             rest,
+            languages=languages,
             extras=db.job_discord,
             queue=db.jobs,
             durations=strategy.durations,
@@ -172,7 +176,7 @@ async def build_services(
         )
         # The gallery is a listener: the engine calls it after the delivered write, outside the
         # delivery slots, and again after a crash before it finished (it is idempotent).
-        gallery = GalleryPoster(rest, moderation.settings, clock=clock)
+        gallery = GalleryPoster(rest, moderation.settings, clock=clock, languages=languages)
         chosen_charge = charge or moderation.quotas
         engine = Engine(
             db.jobs,
@@ -198,6 +202,7 @@ async def build_services(
             session=session,
             toapis=toapis,
             moderation=moderation,
+            languages=languages,
             policy=chosen_policy,
             charge=chosen_charge,
             rest=rest,

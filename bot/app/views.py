@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import discord
 
+from bot import i18n
 from bot.app.errors import handle_error, reply
 from bot.app.flow import GenerationFlow
 from bot.messages import say
@@ -55,7 +56,12 @@ def _alternatives(actions: Mapping[str, object]) -> str:
 async def _run(
     interaction: discord.Interaction[Any], call: Callable[[GenerationFlow], Awaitable[None]]
 ) -> None:
+    # The button's task speaks the member's language; the server's is remembered for its posts.
+    i18n.use(getattr(interaction, "locale", None))
     client: Any = interaction.client
+    languages = getattr(client, "languages", None)
+    if languages is not None:
+        languages.learn(interaction.guild_id, getattr(interaction, "guild_locale", None))
     if not client.accepting:
         await reply(interaction, say("app.restarting"))
         return

@@ -24,6 +24,7 @@ from bot.images import (
     to_accepted_format,
 )
 from bot.jobs.records import ReferenceImage
+from bot.messages import say
 from bot.toapis.catalog import ImageFacts, capabilities, validate_mask, validate_reference
 
 __all__ = [
@@ -63,7 +64,7 @@ def prepare_reference(model: str, data: bytes, *, label: str, limit: int) -> Che
 
 def prepare_mask(model: str, data: bytes, first: ImageFacts) -> Checked:
     """Verify an attached mask against the image it edits."""
-    facts = inspect_image(data, label="The mask")
+    facts = inspect_image(data, label=say("app.label_mask"))
     validate_mask(model, facts, first)
     return Checked(data, facts)
 

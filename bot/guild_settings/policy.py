@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.guild_settings.blocklist import find_blocked
 from bot.guild_settings.service import RESOLUTION_RANK, GuildSettingsService
-from bot.messages import say
+from bot.messages import say, say_plural
 from bot.policy import GuildDefaults, RequestContext
 from bot.quota.service import MemberRef, QuotaService
 from bot.refusal import Refusal
@@ -22,7 +22,8 @@ def channel_list(channel_ids: tuple[int, ...] | list[int]) -> str:
     shown = [f"<#{c}>" for c in channel_ids]
     if len(shown) <= 1:
         return "".join(shown)
-    return ", ".join(shown[:-1]) + " or " + shown[-1]
+    rest = say("policy.list_separator").join(shown[:-1])
+    return say("policy.either", rest=rest, last=shown[-1])
 
 
 class ServerPolicy:
@@ -46,7 +47,7 @@ class ServerPolicy:
                     say(
                         "policy.max_count",
                         limit=row.max_count,
-                        images="image" if row.max_count == 1 else "images",
+                        images=say_plural("policy.images", row.max_count),
                         asked=request.n,
                     )
                 )

@@ -10,6 +10,7 @@ __all__ = ["SETTING_FIELDS", "GuildSettingsRow"]
 SETTING_FIELDS = frozenset(
     {
         "gallery_channel_id",
+        "language",
         "default_model",
         "default_quality",
         "default_resolution",
@@ -30,5 +31,7 @@ class GuildSettingsRow:
     default_resolution: str | None = None
     max_count: int | None = None
     max_resolution: str | None = None
+    #: the language of public posts (``bot.i18n.LANGUAGES``); None follows the server's Discord language
+    language: str | None = None
     channels: tuple[int, ...] = ()
     blocklist: tuple[str, ...] = ()

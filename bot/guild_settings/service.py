@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.guild_settings.blocklist import normalize_term
 from bot.guild_settings.records import GuildSettingsRow
 from bot.guild_settings.store import GuildSettingsStore
+from bot.i18n import LANGUAGES
 from bot.messages import say
 from bot.policy import GuildDefaults
 from bot.refusal import Refusal
@@ -144,6 +145,20 @@ class GuildSettingsService:
             else:
                 changes["max_resolution"] = max_resolution
         return await self._update(guild_id, actor_id, changes)
+
+    async def set_language(
+        self, guild_id: int, actor_id: int, language: str | None
+    ) -> tuple[GuildSettingsRow, GuildSettingsRow]:
+        """Set the language of the server's public posts (None: follow Discord's)."""
+        if language is not None and language not in LANGUAGES:
+            raise SettingsError(say("settings.bad_language", known=", ".join(LANGUAGES)))
+        return await self._update(guild_id, actor_id, {"language": language})
+
+    async def language(self, guild_id: int | None) -> str | None:
+        """The language a moderator chose for the server's public posts, if any."""
+        if guild_id is None:
+            return None
+        return (await self.store.get(guild_id)).language
 
     async def _update(
         self, guild_id: int, actor_id: int, changes: dict[str, object]

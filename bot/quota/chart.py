@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.i18n import format_number
+from bot.messages import say
 from bot.quota.records import UsageReport
 
 __all__ = ["render_usage_chart"]
@@ -21,7 +25,17 @@ BAR = (88, 101, 242)
 MODEL_COLOURS = [(88, 101, 242), (235, 69, 158), (87, 242, 135), (254, 231, 92), (237, 66, 69)]
 
 
+#: WenQuanYi Micro Hei (Apache-2.0, bot/fonts/wqy-microhei.LICENSE): Latin and CJK glyphs in one
+#: font, so Chinese labels and member names draw as text, not boxes (Pillow's default cannot).
+FONT_PATH = Path(__file__).resolve().parent.parent / "fonts" / "wqy-microhei.ttc"
+
+
+@lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    try:
+        return ImageFont.truetype(str(FONT_PATH), size=size)
+    except OSError:  # the font file is missing: Pillow's own (no CJK glyphs)
+        pass
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font
@@ -43,7 +57,7 @@ def render_usage_chart(
     draw.text((24, 16), title[:80], fill=FG, font=big)
     draw.text(
         (24, 46),
-        f"{report.total:,} credits committed · {report.in_flight:,} reserved by unfinished jobs",
+        say("chart.summary", total=report.total, in_flight=report.in_flight),
         fill=MUTED,
         font=small,
     )
@@ -55,7 +69,7 @@ def render_usage_chart(
     for i in range(5):
         y = bottom - (bottom - top) * i / 4
         draw.line((left, y, right, y), fill=GRID, width=1)
-        label = f"{round(scale_max * i / 4):,}"
+        label = format_number(round(scale_max * i / 4))
         draw.text((left - 8 - _text_width(draw, label, tiny), y - 7), label, fill=MUTED, font=tiny)
     n = max(1, len(report.days))
     slot = (right - left) / n
@@ -74,7 +88,7 @@ def render_usage_chart(
 
     # Right panel: by model (stacked strip with legend), then top members.
     px = 680
-    draw.text((px, 90), "By model", fill=FG, font=small)
+    draw.text((px, 90), say("chart.by_model"), fill=FG, font=small)
     total_models = sum(c for _, c in report.by_model)
     x = float(px)
     for i, (_, credits) in enumerate(report.by_model):
@@ -86,16 +100,16 @@ def render_usage_chart(
     y = 142
     for i, (model, credits) in enumerate(report.by_model[:5]):
         draw.rectangle((px, y + 3, px + 10, y + 13), fill=MODEL_COLOURS[i % len(MODEL_COLOURS)])
-        draw.text((px + 16, y), f"{model[:24]}  {credits:,}", fill=FG, font=tiny)
+        draw.text((px + 16, y), f"{model[:24]}  {format_number(credits)}", fill=FG, font=tiny)
         y += 20
     y = max(y + 16, 250)
-    draw.text((px, y), "Top members", fill=FG, font=small)
+    draw.text((px, y), say("chart.top_members"), fill=FG, font=small)
     y += 26
     if not report.top_members:
-        draw.text((px, y), "nothing spent yet", fill=MUTED, font=tiny)
+        draw.text((px, y), say("chart.nothing_spent"), fill=MUTED, font=tiny)
     for rank, (member, credits) in enumerate(report.top_members[:5], start=1):
-        name = names.get(member) or f"member {member}"
-        draw.text((px, y), f"{rank}. {name[:22]}  {credits:,}", fill=FG, font=tiny)
+        name = names.get(member) or say("chart.member", member=str(member))
+        draw.text((px, y), f"{rank}. {name[:22]}  {format_number(credits)}", fill=FG, font=tiny)
         y += 20
 
     buf = io.BytesIO()

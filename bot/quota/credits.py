@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.messages import say
 from bot.toapis.catalog import CATALOG, GPT_4O_IMAGE, GPT_IMAGE_15
 from bot.toapis.models import GenerationRequest
 
@@ -131,11 +132,16 @@ class CreditTable:
         out: list[str] = []
         for model, entry in self.prices.items():
             if isinstance(entry, int):
-                out.append(f"{model}: {entry} per image")
+                out.append(say("quota.price.flat", model=model, credits=entry))
                 continue
             for res, row in entry.items():
-                parts = ", ".join(f"{q} {c}" for q, c in row.items())
-                out.append(f"{model} {res.upper()}: {parts}")
+                parts = say("policy.list_separator").join(
+                    say("quota.price.part", quality=say(f"quality.{q}"), credits=c)
+                    for q, c in row.items()
+                )
+                out.append(
+                    say("quota.price.tiered", model=model, resolution=res.upper(), parts=parts)
+                )
         return out
 
 

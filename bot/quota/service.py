@@ -13,8 +13,9 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, SystemClock
+from bot.i18n import format_number
 from bot.jobs.records import Job
-from bot.messages import say
+from bot.messages import say, say_plural
 from bot.quota.credits import CreditTable
 from bot.quota.records import (
     UNLIMITED,
@@ -138,11 +139,11 @@ def _when(ts: float) -> str:
 
 
 def _credits(n: int) -> str:
-    return say("quota.credit" if n == 1 else "quota.credits", n=f"{n:,}")
+    return say_plural("quota.credits", n, n=n)
 
 
 def _n(value: int | None) -> str:
-    return say("quota.unlimited") if value is None else f"{value:,}"
+    return say("quota.unlimited") if value is None else format_number(value)
 
 
 class QuotaService:

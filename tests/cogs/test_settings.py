@@ -40,7 +40,7 @@ async def test_settings_is_hidden_by_default_permissions(carol: Member, atelier:
     cmd = atelier.discord.commands[None][("settings", 1)]
     assert int(cmd["default_member_permissions"]) == MANAGE_GUILD
     names = {o["name"] for o in cmd["options"]}
-    assert names == {"channels", "blocklist", "gallery", "defaults", "limits", "audit"}
+    assert names == {"channels", "blocklist", "gallery", "defaults", "limits", "language", "audit"}
 
 
 async def test_no_change_without_manage_server_even_when_shown(

@@ -143,3 +143,23 @@ async def test_every_change_is_in_the_audit_log(
     assert first == entries[:2]
     assert await sdb.audit.recent(G, limit=2, before_id=first[-1].id) == entries[2:4]
     assert await sdb.audit.recent(G + 1) == []
+
+
+async def test_the_server_language_is_stored_audited_and_cleared(
+    settings: GuildSettingsService, sdb: Database
+) -> None:
+    assert await settings.language(G) is None  # follows the server's Discord language
+    before, after = await settings.set_language(G, MOD, "zh-CN")
+    assert (before.language, after.language) == (None, "zh-CN")
+    assert (await sdb.guild_settings.get(G)).language == "zh-CN"
+    assert await settings.language(G + 1) is None  # per server
+    assert await settings.language(None) is None
+    with pytest.raises(SettingsError, match="en, zh-CN"):
+        await settings.set_language(G, MOD, "fr")
+    await settings.set_language(G, MOD, None)
+    assert await settings.language(G) is None
+    entries = await sdb.audit.recent(G)
+    assert [(e.action, e.before, e.after) for e in entries] == [
+        ("settings.language", "zh-CN", None),
+        ("settings.language", None, "zh-CN"),
+    ]

@@ -28,13 +28,13 @@ def test_both_dialects_ship_the_same_versions() -> None:
         d: [(m.version, m.name) for m in discover_migrations(migrations_dir(d))] for d in DIALECTS
     }
     assert shipped["sqlite"] == shipped["postgresql"]
-    assert len(shipped["sqlite"]) == 8
+    assert len(shipped["sqlite"]) == 9
 
 
 async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     db = await open_database(f"sqlite:///{path}")
-    assert db.schema_version == len(discover_migrations()) == 8
+    assert db.schema_version == len(discover_migrations()) == 9
     await db.close()
     conn = sqlite3.connect(path)
     try:
@@ -51,12 +51,12 @@ async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> No
 async def test_fresh_postgres_schema_gets_every_migration() -> None:
     async with fresh_postgres_url() as url:
         db = await open_database(url)
-        assert db.schema_version == 8
+        assert db.schema_version == len(discover_migrations())
         await db.close()
         conn = await asyncpg.connect(url)
         try:
             versions = [r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")]
-            assert sorted(versions) == list(range(1, 9))
+            assert sorted(versions) == list(range(1, len(discover_migrations()) + 1))
             tables = {
                 r[0]
                 for r in await conn.fetch(
@@ -82,14 +82,16 @@ async def test_processes_starting_together_migrate_once() -> None:
     async with fresh_postgres_url() as url:
         opened = await asyncio.gather(*(open_database(url) for _ in range(4)))
         try:
-            assert {db.schema_version for db in opened} == {8}
+            assert {db.schema_version for db in opened} == {len(discover_migrations())}
         finally:
             for db in opened:
                 await db.close()
         conn = await asyncpg.connect(url)
         try:
             rows = await conn.fetch("SELECT version, COUNT(*) FROM schema_migrations GROUP BY 1")
-            assert sorted((r[0], r[1]) for r in rows) == [(v, 1) for v in range(1, 9)]
+            assert sorted((r[0], r[1]) for r in rows) == [
+                (v, 1) for v in range(1, len(discover_migrations()) + 1)
+            ]
         finally:
             await conn.close()
 
@@ -198,7 +200,7 @@ def test_misnamed_or_gapped_migrations_are_refused(tmp_path: Path) -> None:
 
 async def test_the_contract_fixture_opens_both_backends(backend: str, tmp_path: Path) -> None:
     async with open_test_database(backend, tmp_path) as db:
-        assert db.schema_version == 8
+        assert db.schema_version == len(discover_migrations())
         assert await db.meta.get("x") is None
         await db.meta.set("x", "1", now=1.0)
         await db.meta.set("x", "2", now=2.0)

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import discord
 
+from bot import i18n
 from bot.app.delivery.embeds import (
     WAITING_STATES,
     cancelled_embed,
@@ -52,6 +53,7 @@ from bot.app.delivery.transport import (
     nonce_for,
     result_stem,
 )
+from bot.app.languages import ServerLanguages
 from bot.app.views import failure_view, result_view
 from bot.clock import Clock, SystemClock
 from bot.generation.store import JobDiscordInfo, JobDiscordStore
@@ -121,8 +123,10 @@ class DiscordDelivery:
         progress_interval: float = 3.0,
         monotonic: Callable[[], float] = time.monotonic,
         discord_now: Callable[[], float] = time.time,
+        languages: ServerLanguages | None = None,
     ) -> None:
         self.transport = Transport(client)
+        self.languages = languages
         self.extras = extras
         self.queue = queue
         self.durations = durations
@@ -134,6 +138,12 @@ class DiscordDelivery:
         self._discord_now = discord_now
         self._open: dict[int, _Conversation] = {}
         self._ended: dict[int, float] = {}  # job id -> when it ended (monotonic), oldest first
+
+    async def _language(self, job: Job) -> str:
+        """Public posts speak the server's language (``bot.app.languages``)."""
+        if self.languages is None:
+            return i18n.SOURCE
+        return await self.languages.of(job.guild_id)
 
     # -- what is remembered per job ---------------------------------------------------------
 
@@ -250,6 +260,11 @@ class DiscordDelivery:
 
     async def progress(self, job: Job) -> None:
         """Edit the response with the job's state (paced; never over a final message)."""
+        with i18n.speaking(await self._language(job)):
+            await self._progress(job)
+
+    async def _progress(self, job: Job) -> None:
+        """Edit the response with the job's state (paced; never over a final message)."""
         if job.is_final or job.response_message_id is None or job.id in self._ended:
             return
         conv = self._conversation(job.id)
@@ -284,6 +299,11 @@ class DiscordDelivery:
                 self.throttle.sent(job.id)
 
     async def deliver(self, job: Job, files: list[Path]) -> None:
+        """Post the result: edit the response, or fall back to a channel message (once)."""
+        with i18n.speaking(await self._language(job)):
+            await self._deliver(job, files)
+
+    async def _deliver(self, job: Job, files: list[Path]) -> None:
         """Post the result: edit the response, or fall back to a channel message (once)."""
         conv = self._conversation(job.id)
         ended = False
@@ -391,6 +411,11 @@ class DiscordDelivery:
 
     async def failed(self, job: Job) -> None:
         """Explain the failure on the response, or in a channel message mentioning the requester."""
+        with i18n.speaking(await self._language(job)):
+            await self._failed(job)
+
+    async def _failed(self, job: Job) -> None:
+        """Explain the failure on the response, or in a channel message mentioning the requester."""
         conv = self._conversation(job.id)
         try:
             async with conv.lock:
@@ -441,6 +466,11 @@ class DiscordDelivery:
             ) from None
 
     async def cancelled(self, job: Job, by: str) -> None:
+        """Show on the response that the job was cancelled (best effort)."""
+        with i18n.speaking(await self._language(job)):
+            await self._cancelled(job, by)
+
+    async def _cancelled(self, job: Job, by: str) -> None:
         """Show on the response that the job was cancelled (best effort)."""
         conv = self._conversation(job.id)
         try:

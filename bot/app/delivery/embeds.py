@@ -23,7 +23,7 @@ from bot.generation.store import JobDiscordInfo
 from bot.images import FittedImage
 from bot.jobs.records import Job
 from bot.jobs.states import JobState
-from bot.messages import say
+from bot.messages import say, say_plural
 
 __all__ = [
     "COLOUR_CANCELLED",
@@ -143,8 +143,7 @@ def result_embed(
 def _cost(cost: float | None) -> str:
     if cost is None:
         return "—"
-    key = "delivery.result.cost_one" if cost == 1 else "delivery.result.cost_many"
-    return say(key, cost=f"{cost:g}")
+    return say_plural("delivery.result.credits", 1 if cost == 1 else 2, cost=f"{cost:g}")
 
 
 def failure_embed(job: Job) -> discord.Embed:

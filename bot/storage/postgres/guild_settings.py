@@ -44,6 +44,7 @@ async def _settings_row(q: Queries, guild_id: int) -> GuildSettingsRow:
         default_resolution=row["default_resolution"],
         max_count=row["max_count"],
         max_resolution=row["max_resolution"],
+        language=row["language"],
         channels=channels,
         blocklist=terms,
     )

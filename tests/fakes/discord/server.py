@@ -827,6 +827,7 @@ class FakeDiscord:
         ):
             r.add_route(verb, wh + "/messages/@original", wrap(kind, handler, auth=False))
             r.add_route(verb, wh + "/messages/{mid}", wrap(kind, handler, auth=False))
+        r.add_get(a + "/guilds/{gid}", wrap("guild.get", self._h_guild_get))
         ch = a + "/channels/{cid}"
         r.add_get(ch, wrap("channel.get", self._h_channel_get))
         r.add_get(ch + "/messages", wrap("message.history", self._h_history))
@@ -1474,6 +1475,15 @@ class FakeDiscord:
             raise limits.unknown_message()
         ctx.message = msg
         return msg
+
+    async def _h_guild_get(self, request: web.Request, ctx: _Ctx) -> Any:
+        guild = self.guilds.get(int(request.match_info["gid"]))
+        if guild is None:
+            raise ApiError(404, 10004, "Unknown Guild")
+        payload = guild.to_payload(all_members=False)
+        for gateway_only in ("channels", "members", "threads", "voice_states", "presences"):
+            payload.pop(gateway_only, None)
+        return payload
 
     async def _h_channel_get(self, request: web.Request, ctx: _Ctx) -> Any:
         channel = self._channel(request)
