@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import statistics
 import sys
@@ -32,14 +31,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.clock import ManualClock
-from bot.jobs.records import Job, decode_request
-from bot.jobs.states import ChargeState, JobState
 from bot.quota.service import QuotaExceeded, QuotaService
 from bot.storage import Database, open_database
-
-REQUEST = json.dumps(
-    {"model": "gpt-image-1.5-official", "prompt": "x", "resolution": "1k", "quality": "low"}
-)
+from tests.storage.reserve_worker import fake_job
 
 
 @contextlib.asynccontextmanager
@@ -57,20 +51,6 @@ async def postgres_schema(base: str) -> AsyncIterator[str]:
             await admin.execute(f"DROP SCHEMA {schema} CASCADE")
     finally:
         await admin.close()
-
-
-def fake_job(job_id: int, member_id: int) -> Job:
-    # Reservations are keyed by job id; the job rows themselves are not needed here.
-    return Job(
-        id=job_id,
-        state=JobState.PENDING,
-        charge_state=ChargeState.NONE,
-        member_id=member_id,
-        request=decode_request(REQUEST),
-        created_at=0.0,
-        updated_at=0.0,
-        guild_id=1,
-    )
 
 
 async def run(db: Database, total: int, concurrency: int, members: int, budget: int | None) -> dict:

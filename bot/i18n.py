@@ -2,8 +2,9 @@
 
 One ``.po`` file per language (``en.po`` is the source, ``zh-CN.po`` a translation). Messages are
 keyed by a stable id (``quota.me.title``); ``msgid_plural`` entries carry plural forms chosen by
-each file's ``Plural-Forms`` header. Entries with ``msgctxt "command"`` translate the slash
-commands' metadata (their msgid is the English text). Catalogs are read with Babel and compiled
+each file's ``Plural-Forms`` header. Entries whose ``msgctxt`` is one of ``COMMAND_CONTEXTS``
+(``command-name``, ``option-description``…) translate the slash commands' metadata (their msgid
+is the English text). Catalogs are read with Babel and compiled
 in memory at first use, so translators edit only the ``.po`` files.
 
 The language of the sentence being written is a context variable: an interaction sets it to the
@@ -59,11 +60,7 @@ _current: ContextVar[str] = ContextVar("atelier_language", default=SOURCE)
 def language_for(locale: object) -> str:
     """The shipped language for a Discord locale (``"zh-CN"``, ``"en-GB"``…), else English."""
     value = str(getattr(locale, "value", locale) or "")
-    if value in LANGUAGES:
-        return value
-    if value.split("-")[0] == "en":
-        return SOURCE
-    return SOURCE
+    return value if value in LANGUAGES else SOURCE
 
 
 def current() -> str:

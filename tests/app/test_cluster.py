@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest_asyncio
@@ -27,6 +27,7 @@ LEASE_S = 6.0  # JOB_LEASE_SECONDS's floor: heartbeats every 2 s, written leases
 # Half a lease of scheduling slack on a loaded 2-core machine running three bots, the
 # database and both fakes; the design bound is LEASE_S (bench/scale.py prints the real figures).
 TAKEOVER_SLACK_S = 3.0
+T = TypeVar("T")
 POSTS = ("webhook.edit", "webhook.followup", "message.create")
 
 
@@ -46,14 +47,25 @@ class Cluster:
         )
         return {row["id"]: dict(row) for row in rows}
 
-    async def wait_job(self, job_id: int, *states: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def wait(
+        self,
+        condition: Callable[[], Awaitable[T]],
+        what: str | Callable[[], str],
+        timeout: float = 30.0,
+    ) -> T:
+        """Poll ``condition`` (a database read) until it is truthy; fail saying ``what`` else."""
         deadline = time.monotonic() + timeout
-        while True:
+        while not (value := await condition()):
+            assert time.monotonic() < deadline, what if isinstance(what, str) else what()
+            await asyncio.sleep(0.05)
+        return value
+
+    async def wait_job(self, job_id: int, *states: str, timeout: float = 30.0) -> dict[str, Any]:
+        async def reached() -> dict[str, Any] | None:
             job = (await self.jobs()).get(job_id)
-            if job is not None and job["state"] in states:
-                return job
-            assert time.monotonic() < deadline, f"job {job_id} never reached {states}: {job}"
-            await asyncio.sleep(0.02)
+            return job if job is not None and job["state"] in states else None
+
+        return await self.wait(reached, f"job {job_id} never reached {states}", timeout)
 
     def slash(self, shard: int, prompt: str, **options: Any) -> InteractionRecord:
         guild = self.guilds[shard]
@@ -177,13 +189,15 @@ async def test_every_shard_answers_and_a_killed_process_jobs_finish_once_elsewhe
 
     # Each job is claimed (its fence moves on) by a survivor.
     took: dict[str, float] = {}
-    while len(took) < len(held):
+
+    async def all_taken() -> bool:
         now = await cluster.jobs()
         for job_id, job in held.items():
             if names[job_id] not in took and now[job_id]["lease_fence"] > job["lease_fence"]:
                 took[names[job_id]] = time.monotonic() - killed_at
-        assert time.monotonic() - killed_at < 60, f"not taken over: {set(recs) - set(took)}"
-        await asyncio.sleep(0.05)
+        return len(took) == len(held)
+
+    await cluster.wait(all_taken, lambda: f"not taken over: {set(recs) - set(took)}", 60)
     assert max(took.values()) <= LEASE_S + TAKEOVER_SLACK_S, took
     toapis.advance(3600)  # the queued and the running task finish at the image service
 
@@ -193,10 +207,11 @@ async def test_every_shard_answers_and_a_killed_process_jobs_finish_once_elsewhe
 
     # A submission in doubt is never sent again: it fails, is released, and the member is told.
     assert failed["error_code"] == "submission_unconfirmed"
-    deadline = time.monotonic() + 30
-    while not (await cluster.jobs())[failed["id"]]["notified"]:
-        assert time.monotonic() < deadline, "the member was never told"
-        await asyncio.sleep(0.05)
+
+    async def told_member() -> bool:
+        return bool((await cluster.jobs())[failed["id"]]["notified"])
+
+    await cluster.wait(told_member, "the member was never told")
     told = await recs["submitting"].wait_original(
         lambda m: "could not confirm" in text_of(m), timeout=10
     )
@@ -248,19 +263,20 @@ async def test_every_shard_answers_and_a_killed_process_jobs_finish_once_elsewhe
     assert stalled.proc is not None
     stalled.proc.send_signal(signal.SIGSTOP)
     try:
-        deadline = time.monotonic() + 60
-        while (await cluster.jobs())[job_id]["lease_fence"] == job["lease_fence"]:
-            assert time.monotonic() < deadline, "the stalled process's job was never taken over"
-            await asyncio.sleep(0.05)
+
+        async def taken_over() -> bool:
+            return bool((await cluster.jobs())[job_id]["lease_fence"] != job["lease_fence"])
+
+        await cluster.wait(taken_over, "the stalled process's job was never taken over", 60)
     finally:
         stalled.proc.send_signal(signal.SIGCONT)
     woke = time.time()
-    deadline = time.monotonic() + 30
-    while (
-        await cluster.db.fetchval("SELECT seen_at FROM engine_nodes WHERE owner = $1", owner) or 0
-    ) <= woke:
-        assert time.monotonic() < deadline, "the stalled process never woke"
-        await asyncio.sleep(0.05)
+
+    async def woken_up() -> bool:
+        seen = await cluster.db.fetchval("SELECT seen_at FROM engine_nodes WHERE owner = $1", owner)
+        return bool((seen or 0) > woke)
+
+    await cluster.wait(woken_up, "the stalled process never woke")
     toapis.advance(3600)
     await cluster.wait_job(job_id, "delivered", timeout=60)
     assert len(_result_posts(fake, rec)) == 1

@@ -67,6 +67,24 @@ async def _drive(poller: TaskPoller, clock: ManualClock, seconds: float, step: f
         await poller.wait_idle()
 
 
+async def _track_and_drive(
+    poller: TaskPoller,
+    ids: list[str],
+    start: float,
+    clock: ManualClock,
+    seconds: float,
+    step: float,
+) -> None:
+    """Track every task as submitted at ``start``, run the poller for ``seconds``, stop it."""
+    for key, task_id in enumerate(ids):
+        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
+    poller.start()
+    try:
+        await _drive(poller, clock, seconds, step)
+    finally:
+        await poller.stop()
+
+
 def _poller(
     service: ToAPIsService,
     listener: Outcomes,
@@ -93,13 +111,7 @@ async def test_thousand_tasks_respect_budget_and_none_starves(
     outcomes = Outcomes()
     rate = 25.0
     poller = _poller(service, outcomes, clock, VendorRhythm(), rate)
-    for key, task_id in enumerate(ids):
-        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
-    poller.start()
-    try:
-        await _drive(poller, clock, 150, 0.5)
-    finally:
-        await poller.stop()
+    await _track_and_drive(poller, ids, start, clock, 150, 0.5)
 
     statuses = [r for r in fake_toapis.requests_to("status")]
     per_second = Counter(int(r.clock_time - start) for r in statuses)
@@ -131,13 +143,7 @@ async def test_rate_limit_storm_pauses_everyone(
         retry_after=7,
         match=lambda r: r.clock_time >= start + 10,
     )
-    for key, task_id in enumerate(ids):
-        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
-    poller.start()
-    try:
-        await _drive(poller, clock, 90, 0.25)
-    finally:
-        await poller.stop()
+    await _track_and_drive(poller, ids, start, clock, 90, 0.25)
     statuses = fake_toapis.requests_to("status")
     limited = [r for r in statuses if r.status == 429]
     assert limited
@@ -203,13 +209,7 @@ async def test_transient_errors_back_off_and_not_found_is_final(
     fake_toapis.forget(ids[1])
     outcomes = Outcomes()
     poller = _poller(service, outcomes, clock, VendorRhythm(), 10.0)
-    for key, task_id in enumerate(ids):
-        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
-    poller.start()
-    try:
-        await _drive(poller, clock, 120, 0.5)
-    finally:
-        await poller.stop()
+    await _track_and_drive(poller, ids, start, clock, 120, 0.5)
     assert outcomes.lost == {1: "task_not_found"}
     assert 0 in outcomes.finished
     assert poller.stats.errors == 3
@@ -391,13 +391,7 @@ async def test_a_tight_budget_starves_no_task(
     start = clock.now()
     outcomes = Outcomes(clock)
     poller = _poller(service, outcomes, clock, _adaptive(), 5.0)
-    for key, task_id in enumerate(ids):
-        poller.track(key, task_id, profile="m/1k/high", submitted_at=start, deadline_at=start + 900)
-    poller.start()
-    try:
-        await _drive(poller, clock, 400, 0.5)
-    finally:
-        await poller.stop()
+    await _track_and_drive(poller, ids, start, clock, 400, 0.5)
     assert len(outcomes.finished) == 300 and not outcomes.lost
     delays = [outcomes.seen_at[k] - fake_toapis.tasks[t].ends_at for k, t in enumerate(ids)]
     # Bounded: no task waits much longer than the whole backlog takes to serve once.
