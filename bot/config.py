@@ -99,8 +99,8 @@ class Settings(BaseSettings):
 
     # Issue 11: the status-request budget starts at POLL_BUDGET_RPS, grows while ToAPIs answers
     # without 429 and is cut on 429, never above POLL_BUDGET_MAX_RPS (both for the whole bot).
-    poll_budget_rps: float = Field(5.0, gt=0)
-    poll_budget_max_rps: float = Field(20.0, gt=0)
+    poll_budget_rps: float = Field(10.0, gt=0)
+    poll_budget_max_rps: float = Field(50.0, gt=0)
     poll_min_interval_seconds: float = Field(1.0, gt=0)
     poll_max_interval_seconds: float = Field(10.0, gt=0)
     task_timeout_seconds: float = Field(900.0, gt=0)

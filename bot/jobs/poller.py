@@ -49,6 +49,11 @@ class PollListener(Protocol):
         ...
 
 
+_TOKEN_EPSILON = 1e-9
+_MIN_WAIT = 1e-3
+_REPLAN_SLACK = 0.05  # seconds: a replanned poll this little sooner is not worth a reschedule  # seconds: the shortest wait for a token the scheduler sleeps for
+
+
 class RateBudget:
     """A token bucket whose rate finds the service's limit: grows while used up, cut on 429.
 
@@ -56,9 +61,11 @@ class RateBudget:
     budget) is a hard bound. The bucket holds ``burst_seconds`` of the current rate. Growth
     happens only while demand uses the whole rate up (a rate never used proves nothing):
     multiplicative (``growth`` per second) below ``threshold``, additive (``probe`` of the
-    threshold per second) above it. A 429 sets ``threshold`` and the rate to ``cut`` times the
-    rate that drew it; 429s arriving within ``cut_hold`` seconds of a cut are the same storm and
-    cut nothing more. The rate never falls below ``floor``.
+    threshold per second) above it. A 429 remembers the rate that drew it as the limit: the rate
+    drops to ``cut`` times it, grows back quickly to ``settle`` times it (the new threshold),
+    then probes slowly past it, so the limit is found again without a storm. 429s arriving
+    within ``cut_hold`` seconds of a cut are the same storm and cut nothing more. The rate never
+    falls below ``floor``.
     """
 
     def __init__(
@@ -69,8 +76,9 @@ class RateBudget:
         ceiling: float | None = None,
         burst_seconds: float | None = None,
         growth: float = 0.5,
-        probe: float = 0.05,
+        probe: float = 0.003,
         cut: float = 0.6,
+        settle: float = 0.8,
         cut_hold: float = 2.0,
         floor: float = 0.2,
     ) -> None:
@@ -86,6 +94,7 @@ class RateBudget:
         self.growth = growth
         self.probe = probe
         self.cut = cut
+        self.settle = settle
         self.cut_hold = cut_hold
         self.floor = min(floor, rate)
         self.threshold = self.ceiling
@@ -131,13 +140,15 @@ class RateBudget:
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self._rate)
         if self._stamp is None or now > self._stamp:
             self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        # Within a rounding error of a whole token counts as one: otherwise the wait below can
+        # be too small to move a float clock, and the scheduler would spin without sleeping.
+        if self._tokens >= 1.0 - _TOKEN_EPSILON:
+            self._tokens = max(0.0, self._tokens - 1.0)
             if self._tokens >= 1.0:
                 self._grown_at = now  # not used up: no growth owed for this time
             return 0.0
         self._grow(now)
-        return (1.0 - self._tokens) / self._rate
+        return max((1.0 - self._tokens) / self._rate, _MIN_WAIT)
 
     def _grow(self, now: float) -> None:
         last, self._grown_at = self._grown_at, now
@@ -162,8 +173,9 @@ class RateBudget:
             return
         self._cut_at = now
         self.cuts += 1
-        self.threshold = max(self.floor, self._rate * self.cut)
-        self.rate = self.threshold
+        limit = self._rate
+        self.threshold = max(self.floor, limit * self.settle)
+        self.rate = limit * self.cut
         log.info("status requests rate-limited: poll budget cut to %.1f/s", self._rate)
 
     def drain(self, now: float) -> None:
@@ -199,7 +211,7 @@ class TaskPoller:
         backoff_base: float = 2.0,
         backoff_cap: float = 60.0,
         rate_limit_pause: float = 5.0,
-        starve_after: float = 5.0,
+        starve_after: float = 15.0,
         rank_interval: float = 0.25,
         rng: random.Random | None = None,
     ) -> None:
@@ -229,6 +241,7 @@ class TaskPoller:
         self._requests: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0
         self._rate_limit_streak = 0
+        self._polling: set[TrackedTask] = set()  # tasks with a status request open
         self.stats = PollerStats()
 
     # -- tracking -----------------------------------------------------------------------------
@@ -382,6 +395,7 @@ class TaskPoller:
             del self._ready[task.key]
             task.generation += 1  # out of the schedule while its request is open
             self._idle.clear()
+            self._polling.add(task)
             request = asyncio.create_task(self._poll(task, task.generation))
             self._requests.add(request)
             request.add_done_callback(self._request_done)
@@ -426,6 +440,12 @@ class TaskPoller:
         self._alarm.wake()
 
     async def _poll(self, task: TrackedTask, generation: int) -> None:
+        try:
+            await self._poll_once(task, generation)
+        finally:
+            self._polling.discard(task)
+
+    async def _poll_once(self, task: TrackedTask, generation: int) -> None:
         self.stats.requests += 1
         try:
             snapshot = await self._fetch(task.task_id)
@@ -445,9 +465,11 @@ class TaskPoller:
         now = self._clock.monotonic()
         self._rate_limit_streak = 0
         if snapshot.is_final:
-            self.strategy.finished(task, now, snapshot)
+            replan = self.strategy.finished(task, now, snapshot)
             task.observe(now, snapshot)
             self._forget(task)
+            if replan:
+                self._replan(task.profile, now)
             await self._report(self._listener.task_finished(task, snapshot))
             return
         changed = task.observe(now, snapshot)
@@ -457,6 +479,15 @@ class TaskPoller:
         self._schedule(task, self.strategy.next_poll(task, now))
         if changed:
             await self._report(self._listener.task_changed(task, snapshot))
+
+    def _replan(self, profile: str, now: float) -> None:
+        """Move up the waiting polls of ``profile`` that what was just learned makes due sooner."""
+        for task in self._tasks.values():
+            if task.profile != profile or task.key in self._ready or task in self._polling:
+                continue
+            due = self.strategy.replan(task, now)
+            if due < task.due - _REPLAN_SLACK:
+                self._schedule(task, due)
 
     def _current(self, task: TrackedTask, generation: int) -> bool:
         return task.active and task.generation == generation

@@ -88,8 +88,12 @@ class PollStrategy(Protocol):
         """Return the chance the task ended since its last poll (to rank polls on a tight budget)."""
         ...
 
-    def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> None:
-        """Learn from a task seen final at ``now``."""
+    def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> bool:
+        """Learn from a task seen final at ``now``; True if others of its profile need replanning."""
+        ...
+
+    def replan(self, task: TrackedTask, now: float) -> float:
+        """Return when to poll a waiting task, given what was learned since it was scheduled."""
         ...
 
 
@@ -113,8 +117,13 @@ class VendorRhythm:
         """Rank every due task alike (served first-due-first-served)."""
         return 0.0
 
-    def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> None:
+    def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> bool:
         """Learn nothing."""
+        return False
+
+    def replan(self, task: TrackedTask, now: float) -> float:
+        """Keep the rhythm."""
+        return max(now, task.due)
 
 
 QUEUE, RUN, FAIL = "queue", "run", "fail"
@@ -217,6 +226,12 @@ class DurationModel:
         c = done.samples if done else 0
         return (f + a) / (f + c + n)
 
+    def samples(self, profile: str) -> int:
+        """Return how many ends (completed or failed) of ``profile`` were learned."""
+        run = self._stats.get(stat_key(RUN, profile))
+        fail = self._stats.get(stat_key(FAIL, profile))
+        return (run.samples if run else 0) + (fail.samples if fail else 0)
+
     def prior(self, profile: str) -> tuple[float, float]:
         """Return (mean, sigma) of the log of a completed task's total duration (queue + run)."""
         return _sum_lognormal(self.phase(QUEUE, profile), self.phase(RUN, profile))
@@ -287,14 +302,20 @@ class AdaptiveStrategy:
         self,
         durations: DurationModel | None = None,
         *,
-        latency_price: float = 0.35,
+        latency_price: float = 0.45,
         min_gap: float = 0.5,
         max_gap: float = 30.0,
         overdue_gap: float = 3.0,
         progress_noise: float = 0.08,
+        explore_tasks: int = 3,
+        explore_ratio: float = 1.0,
+        explore_first: float = 2.0,
     ) -> None:
         self.durations = durations or DurationModel()
         self.latency_price = latency_price
+        self.explore_tasks = explore_tasks
+        self.explore_ratio = explore_ratio
+        self.explore_first = explore_first
         self.min_gap = min_gap
         self.max_gap = max_gap
         self.overdue_gap = overdue_gap
@@ -387,6 +408,11 @@ class AdaptiveStrategy:
             return _partial(belief, e) - i0 - f0 * gap
 
         lo, hi = self.min_gap, self.max_gap
+        if self.durations.samples(task.profile) < self.explore_tasks:
+            # A profile seen end fewer than ``explore_tasks`` times: its prior may be far off
+            # (a fresh install, a new model), so gaps grow with the task's age, not the prior:
+            # quick failures and unexpectedly fast tasks are caught while the model learns.
+            hi = min(hi, max(lo, self.explore_first, self.explore_ratio * e0))
         if waited(lo) >= price:
             return now + lo
         if waited(hi) <= price:
@@ -429,7 +455,7 @@ class AdaptiveStrategy:
     def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> None:
         """Learn the phases of a finished or failed task; it ended since the previous answer."""
         if snapshot.phase not in (TaskPhase.COMPLETED, TaskPhase.FAILED):
-            return
+            return False
         previous = task.last_poll if task.last_poll is not None else task.origin
         belief = self.belief(task)
         ended = self._ended(belief, previous - task.origin, now - task.origin)
@@ -439,7 +465,7 @@ class AdaptiveStrategy:
             model.learn(FAIL, profile, ended)
             if start is not None:
                 model.learn(QUEUE, profile, start[0] - task.origin)
-            return
+            return self._young(profile)
         if start is not None:
             queued = start[0] - task.origin
         else:
@@ -449,3 +475,14 @@ class AdaptiveStrategy:
             queued = ended * q / (q + r)
         model.learn(QUEUE, profile, queued)
         model.learn(RUN, profile, ended - queued)
+        return self._young(profile)
+
+    def _young(self, profile: str) -> bool:
+        # While a profile is young each end moves its belief a lot: tasks of it already waiting
+        # are replanned (a burst of a new model learns from its first task, not its last).
+        return self.durations.samples(profile) <= 2 * self.explore_tasks
+
+    def replan(self, task: TrackedTask, now: float) -> float:
+        """Return the next poll from the task's last answer under what is believed now."""
+        last = task.last_poll if task.last_poll is not None else task.origin
+        return max(now, self._step(task, last))

@@ -8,12 +8,13 @@ import random
 import statistics
 from collections import Counter, defaultdict
 
+import aiohttp
 import pytest
 
 from bot.clock import ManualClock
 from bot.jobs.poller import RateBudget, TaskPoller
 from bot.jobs.records import decode_request
-from bot.jobs.service import TaskSnapshot
+from bot.jobs.service import TaskPhase, TaskSnapshot
 from bot.jobs.states import FailureCode
 from bot.jobs.strategy import (
     AdaptiveStrategy,
@@ -23,9 +24,10 @@ from bot.jobs.strategy import (
     VendorRhythm,
 )
 from bot.jobs.toapis_service import ToAPIsService
+from bot.toapis import ToAPIsClient
 from tests.fakes.toapis import FakeToAPIs
 from tests.fakes.toapis_model import TaskScript
-from tests.jobs.conftest import request_json
+from tests.jobs.conftest import _no_sleep, request_json
 
 
 class Outcomes:
@@ -256,26 +258,46 @@ def test_budget_does_not_grow_on_light_demand_and_a_fixed_budget_never_grows() -
     assert fixed.rate == 5.0 and not fixed.adaptive
 
 
-def test_budget_cut_on_429_once_per_storm_then_grows_slowly() -> None:
+def test_budget_cut_on_429_once_per_storm_grows_back_near_the_limit_then_probes_slowly() -> None:
     budget = RateBudget(5.0, ceiling=40.0, burst_seconds=0.25)
     _demand(budget, 0.0, 4.0)
-    before = budget.rate
-    assert before > 10.0
+    limit = budget.rate  # the rate that drew the 429
+    assert limit > 10.0
     for t in (4.0, 4.01, 4.5):  # the requests in flight when the limit was hit
         budget.rate_limited(t)
     assert budget.cuts == 1
-    assert budget.rate == pytest.approx(0.6 * before) == budget.threshold
+    assert budget.rate == pytest.approx(0.6 * limit)
+    assert budget.threshold == pytest.approx(0.8 * limit)
     budget.drain(5.0)  # the poller pauses for Retry-After, then resumes at the steady rate
     _demand(budget, 5.0, 1.0)
-    assert budget.rate == pytest.approx(0.6 * before)  # no growth right after a cut
-    _demand(budget, 6.0, 10.0)
-    # Above the threshold: additive probing, 5 % of the threshold a second.
-    assert budget.rate == pytest.approx(0.6 * before * (1 + 0.05 * 9), rel=0.1)
-    budget.rate_limited(16.0)
-    assert budget.cuts == 2 and budget.rate < 0.6 * before
-    for t in range(17, 40):  # a long storm never takes the rate below the floor
+    assert budget.rate == pytest.approx(0.6 * limit)  # no growth right after a cut
+    _demand(budget, 6.0, 3.0)
+    # Back up quickly (multiplicative) to 80 % of the limit found, not past it.
+    assert budget.rate == pytest.approx(0.8 * limit, rel=0.02)
+    _demand(budget, 9.0, 10.0)
+    # Past it: additive probing, 0.3 % of the threshold a second, well below the limit.
+    assert 0.8 * limit < budget.rate < 0.8 * limit * (1 + 0.003 * 13)  # 13 s since the hold
+    budget.rate_limited(19.0)
+    assert budget.cuts == 2 and budget.rate < 0.6 * limit
+    for t in range(20, 40):  # a long storm never takes the rate below the floor
         budget.rate_limited(float(t) * 3)
     assert budget.rate == pytest.approx(budget.floor)
+
+
+def test_budget_waits_move_a_float_clock() -> None:
+    # Far from the epoch a tiny wait can vanish in rounding (now + wait == now): the scheduler
+    # would then spin without sleeping. Every wait returned must move the clock forward.
+    budget = RateBudget(10.0, ceiling=50.0, burst_seconds=0.25)
+    now = 1.0e6 + 0.123
+    taken = 0
+    for _ in range(20_000):
+        wait = budget.take(now)
+        if wait == 0:
+            taken += 1
+            continue
+        assert now + wait > now
+        now += wait
+    assert taken > 1_000
 
 
 def test_budget_share_divides_start_and_ceiling_and_scales_what_was_learned() -> None:
@@ -396,3 +418,71 @@ async def test_a_tight_budget_starves_no_task(
     delays = [outcomes.seen_at[k] - fake_toapis.tasks[t].ends_at for k, t in enumerate(ids)]
     # Bounded: no task waits much longer than the whole backlog takes to serve once.
     assert max(delays) <= 300 / 5.0 + 10
+
+
+async def test_a_burst_of_a_new_profile_learns_from_its_first_tasks(
+    fake_toapis: FakeToAPIs, service: ToAPIsService, clock: ManualClock
+) -> None:
+    # 30 tasks of 2-4 s within 3 s on a fresh install, whose prior expects ~17 s: the first ends
+    # seen teach the profile, and the tasks still waiting are replanned, not left on the prior.
+    rng = random.Random(5)
+    scripts = [TaskScript(queue_s=0.5, run_s=rng.uniform(1.5, 3.5)) for _ in range(30)]
+    strategy = _adaptive()
+    outcomes, delays, poller = await _run_scripts(
+        fake_toapis, service, clock, strategy, scripts, spacing=0.1
+    )
+    assert len(outcomes.finished) == 30
+    assert statistics.median(delays) <= 1.0
+    assert max(delays) <= 2.5
+    assert poller.stats.requests <= 30 * 2.5  # the vendor's 2.5 s rhythm needs 1-2 a task
+    assert math.exp(strategy.durations.prior("m/1k/high")[0]) < 6.0
+
+
+def test_replanning_moves_up_waiting_polls_once_the_profile_proves_fast() -> None:
+    strategy = _adaptive()
+    task = TrackedTask(key=1, task_id="t", profile="m/1k/high", origin=0.0, deadline=900.0)
+    task.observe(2.0, TaskSnapshot(id="t", phase=TaskPhase.QUEUED))
+    task.due = strategy.next_poll(task, 2.0)
+    done = TaskSnapshot(id="d", phase=TaskPhase.COMPLETED, progress=100)
+    for key in range(3):  # three tasks of the profile seen done at 2.5 s
+        other = TrackedTask(
+            key=10 + key, task_id="d", profile="m/1k/high", origin=0.0, deadline=900
+        )
+        other.observe(2.0, TaskSnapshot(id="d", phase=TaskPhase.QUEUED))
+        assert strategy.finished(other, 2.5, done)  # young: the poller should replan
+    sooner = strategy.replan(task, 2.5)
+    assert 2.5 <= sooner < task.due
+    # The vendor's rhythm learns nothing and keeps its schedule.
+    assert not VendorRhythm().finished(task, 2.5, done)
+    assert VendorRhythm().replan(task, 2.5) == task.due
+
+
+async def test_the_budget_finds_a_server_side_limit_without_a_429_storm(
+    fake_toapis: FakeToAPIs, session: aiohttp.ClientSession, clock: ManualClock
+) -> None:
+    # Status requests go out without the client's own retries, so every 429 reaches the budget,
+    # even with a client that retries other calls (as the bot's does).
+    client = ToAPIsClient(
+        session, base_url=fake_toapis.base_url, api_key=fake_toapis.api_key, sleep=_no_sleep
+    )
+    assert client.retry.max_retries > 0
+    service = ToAPIsService(client)
+    fake_toapis.status_rate_limit = 10.0
+    ids = await _submit_many(fake_toapis, service, 200)
+    start = clock.now()
+    outcomes = Outcomes(clock)
+    poller = TaskPoller(
+        service.get_task,
+        outcomes,
+        clock=clock,
+        strategy=_adaptive(),
+        budget=RateBudget(10.0, ceiling=50.0, burst_seconds=0.25),
+        rng=random.Random(1),
+    )
+    await _track_and_drive(poller, ids, start, clock, 300, 0.1)
+    assert len(outcomes.finished) == 200 and not outcomes.lost
+    statuses = fake_toapis.requests_to("status")
+    refused = [r for r in statuses if r.status == 429]
+    assert poller.stats.rate_limited == len(refused) >= 1  # it grew until the limit answered
+    assert poller.budget.cuts >= 1 and poller.budget.rate < 10.0  # and settled under it
+    assert len(refused) <= 0.03 * len(statuses)  # no storm
