@@ -452,8 +452,8 @@ class AdaptiveStrategy:
                 b = m
         return (a + b) / 2
 
-    def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> None:
-        """Learn the phases of a finished or failed task; it ended since the previous answer."""
+    def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> bool:
+        """Learn the phases of a finished or failed task; True while its profile is young."""
         if snapshot.phase not in (TaskPhase.COMPLETED, TaskPhase.FAILED):
             return False
         previous = task.last_poll if task.last_poll is not None else task.origin
