@@ -109,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in describe_settings(settings):
             print(f"  {line}")
         return 0
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from bot.ops.logs import configure_logging
     from bot.runner import run_bot
+
+    configure_logging(settings.log_level, settings.log_format)
 
     return int(run_bot(settings, sync_only=(command == "sync")))
 
