@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
         "check-config", help="validate the configuration and print it with secrets masked"
     )
     sub.add_parser("sync", help="sync slash commands with Discord globally, then exit")
+    sub.add_parser(
+        "healthcheck",
+        help="ask the running bot's /healthz (METRICS_PORT); exit 0 if healthy (Docker HEALTHCHECK)",
+    )
     migrate = sub.add_parser(
         "migrate-db",
         help="copy a SQLite deployment into PostgreSQL (the source is only read)",
@@ -103,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     if command == "migrate-db":  # needs no tokens: only the two database URLs
         return _migrate_db(args.source, args.target, force=args.force)
+    if command == "healthcheck":  # needs no tokens: only where the endpoint listens
+        from bot.ops.probe import probe_health
+
+        return probe_health()
     settings = _settings_or_exit()
     if command == "check-config":
         print("Configuration is valid:")
