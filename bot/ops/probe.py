@@ -8,6 +8,7 @@ reported unhealthy (set ``METRICS_PORT`` to have the health check mean something
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import sys
@@ -40,6 +41,9 @@ def probe_health(timeout: float = 5.0) -> int:
     if not port:
         print("METRICS_PORT is not set: no health endpoint to check")
         return 0
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        print(f"METRICS_PORT={port!r} is not a port from 1 to 65535", file=sys.stderr)
+        return 1
     host = _setting("METRICS_HOST")
     host = "127.0.0.1" if host in _ANY else host
     if ":" in host and not host.startswith("["):
@@ -50,7 +54,7 @@ def probe_health(timeout: float = 5.0) -> int:
             status, body = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         print(f"{url}: no answer ({type(exc).__name__})", file=sys.stderr)
         return 1
     try:
