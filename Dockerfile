@@ -4,7 +4,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     DATABASE_URL=sqlite:////data/atelier.db \
-    DATA_DIR=/data/files
+    DATA_DIR=/data/files \
+    METRICS_HOST=0.0.0.0
 
 RUN useradd --create-home --uid 10001 atelier && mkdir -p /data && chown atelier:atelier /data
 
@@ -20,4 +21,9 @@ RUN pip install --no-deps .
 
 USER atelier
 VOLUME ["/data"]
+# /healthz when METRICS_PORT is set (e.g. -e METRICS_PORT=9108): 200 while every shard is
+# connected, the database answers and the job engine runs. Without METRICS_PORT the check
+# reports that there is nothing to ask and passes.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot", "healthcheck"]
 CMD ["python", "-m", "bot"]

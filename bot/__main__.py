@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
         "check-config", help="validate the configuration and print it with secrets masked"
     )
     sub.add_parser("sync", help="sync slash commands with Discord globally, then exit")
+    sub.add_parser(
+        "healthcheck",
+        help="ask the running bot's /healthz (METRICS_PORT); exit 0 if healthy (Docker HEALTHCHECK)",
+    )
     migrate = sub.add_parser(
         "migrate-db",
         help="copy a SQLite deployment into PostgreSQL (the source is only read)",
@@ -103,16 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     if command == "migrate-db":  # needs no tokens: only the two database URLs
         return _migrate_db(args.source, args.target, force=args.force)
+    if command == "healthcheck":  # needs no tokens: only where the endpoint listens
+        from bot.ops.probe import probe_health
+
+        return probe_health()
     settings = _settings_or_exit()
     if command == "check-config":
         print("Configuration is valid:")
         for line in describe_settings(settings):
             print(f"  {line}")
         return 0
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from bot.ops.logs import configure_logging
     from bot.runner import run_bot
+
+    configure_logging(settings.log_level, settings.log_format)
 
     return int(run_bot(settings, sync_only=(command == "sync")))
 

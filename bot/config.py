@@ -55,6 +55,9 @@ _EXPECTED: dict[str, str] = {
     "quota_member_daily": "a whole number of credits, 0 or more",
     "quota_server_daily": "a whole number of credits, 0 or more (leave unset for no limit)",
     "quota_server_monthly": "a whole number of credits, 0 or more (leave unset for no limit)",
+    "log_format": "text or json",
+    "metrics_port": "a TCP port from 1 to 65535 (leave unset for no health/metrics endpoint)",
+    "metrics_host": "an address to listen on, such as 127.0.0.1 or 0.0.0.0",
 }
 
 _SECRETS = frozenset({"discord_token", "toapis_api_key"})
@@ -127,6 +130,11 @@ class Settings(BaseSettings):
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
 
+    # Issue 14: one JSON object per log line for log shippers; /healthz and /metrics over HTTP.
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     @field_validator("poll_budget_max_rps")
     @classmethod
     def _ceiling_above_start(cls, value: float, info: ValidationInfo) -> float:
@@ -150,10 +158,15 @@ class Settings(BaseSettings):
         CreditTable.from_json(value)  # raises CreditTableError (a ValueError) with the reason
         return value
 
-    @field_validator("quota_server_daily", "quota_server_monthly", mode="before")
+    @field_validator("quota_server_daily", "quota_server_monthly", "metrics_port", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("dev_guild_ids", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.discord_target import point_discord_at
 
 if TYPE_CHECKING:
+    from bot.app.client import AtelierBot
     from bot.app.services import Services
 
 log = logging.getLogger("bot")
@@ -49,6 +50,8 @@ class RedactSecrets(logging.Filter):
             # Render the traceback now, cleaned, so no handler formats the raw one.
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self._clean(text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         return True
 
 
@@ -83,6 +86,7 @@ async def _main(settings: Settings, *, sync_only: bool) -> int:
 
 async def _serve(settings: Settings, services: Services, *, sync_only: bool) -> int:
     from bot.app.client import create_bot
+    from bot.ops.server import ops_endpoint
 
     bot = create_bot(settings, services, sync_only=sync_only)
     token = settings.discord_token.get_secret_value()
@@ -91,7 +95,19 @@ async def _serve(settings: Settings, services: Services, *, sync_only: bool) -> 
             await bot.login(token)  # setup_hook loads the commands and syncs them globally
         print("Slash commands synced globally.")
         return 0
+    # /healthz and /metrics (METRICS_PORT) live exactly as long as the bot.
+    async with ops_endpoint(
+        settings,
+        client=bot,
+        db=services.db,
+        engine=services.engine,
+        metrics=services.metrics,
+    ):
+        return await _run(bot, token)
 
+
+async def _run(bot: AtelierBot, token: str) -> int:
+    """Run the bot (or the job worker) until SIGTERM/SIGINT; return the exit code."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -13,7 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot import i18n
+from bot import i18n, logcontext
 from bot.messages import say
 from bot.refusal import Refusal
 
@@ -132,6 +132,7 @@ class AtelierTree(app_commands.CommandTree[Any]):
         # Every command, autocomplete and error reply of this interaction's task speaks the
         # member's language (English for locales not shipped).
         i18n.use(interaction.locale)
+        logcontext.bind(interaction_id=interaction.id, guild_id=interaction.guild_id)
         languages = getattr(self.client, "languages", None)
         if languages is not None:
             languages.learn(interaction.guild_id, interaction.guild_locale)

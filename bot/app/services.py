@@ -35,6 +35,8 @@ from bot.jobs.strategy import AdaptiveStrategy
 from bot.jobs.toapis_service import ToAPIsService
 from bot.jobs.upload_cache import CachedUploads
 from bot.moderation import Moderation, build_moderation
+from bot.ops.metrics import PrometheusMetrics
+from bot.ops.seams import DeliveredLatency, ObservedCharge, ObservedDelivery, ObservedImageService
 from bot.policy import GenerationPolicy, GuildDefaults
 from bot.storage import Database, open_database
 from bot.storage.url import parse_database_url
@@ -104,6 +106,8 @@ class Services:
     generation: GenerationService
     #: Who may identify on the gateway now, shared with every process on the database.
     identify: IdentifyGate
+    #: This bot's metrics (its own registry); served on /metrics when METRICS_PORT is set.
+    metrics: PrometheusMetrics
 
 
 async def open_rest_client(settings: Settings) -> discord.Client:
@@ -120,7 +124,9 @@ async def open_rest_client(settings: Settings) -> discord.Client:
     return client
 
 
-def _toapis_client(settings: Settings, session: aiohttp.ClientSession) -> ToAPIsClient:
+def _toapis_client(
+    settings: Settings, session: aiohttp.ClientSession, metrics: PrometheusMetrics
+) -> ToAPIsClient:
     return ToAPIsClient(
         session,
         base_url=settings.toapis_base_url,
@@ -131,6 +137,7 @@ def _toapis_client(settings: Settings, session: aiohttp.ClientSession) -> ToAPIs
             download=settings.download_timeout_seconds,
         ),
         retry=RetryPolicy(max_retries=settings.http_max_retries),
+        observer=metrics,
     )
 
 
@@ -148,15 +155,20 @@ async def build_services(
     deployments); by default both come from ``bot.moderation``.
     """
     clock = clock or SystemClock()
+    metrics = PrometheusMetrics()
     async with contextlib.AsyncExitStack() as stack:
         db = await open_database(settings.database_url)
         stack.push_async_callback(db.close)
         moderation = build_moderation(settings, db, clock=clock, operator=config_defaults(settings))
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
-        toapis = _toapis_client(settings, session)
+        toapis = _toapis_client(settings, session, metrics)
         service = CachedUploads(
-            ToAPIsService(toapis, download_timeout=settings.download_timeout_seconds),
+            ObservedImageService(
+                ToAPIsService(toapis, download_timeout=settings.download_timeout_seconds),
+                metrics,
+                clock=clock,
+            ),
             db.uploads,
             clock=clock,
         )
@@ -178,15 +190,16 @@ async def build_services(
         # delivery slots, and again after a crash before it finished (it is idempotent).
         gallery = GalleryPoster(rest, moderation.settings, clock=clock, languages=languages)
         chosen_charge = charge or moderation.quotas
+        # The engine's ports are counted (bot.ops.seams); the services keep the unwrapped ones.
         engine = Engine(
             db.jobs,
             db.durations,
             service,
-            delivery,
-            listeners=(gallery,),
+            ObservedDelivery(delivery, metrics),
+            listeners=(gallery, DeliveredLatency(metrics, clock=clock)),
             config=engine_config(settings),
             clock=clock,
-            charge=chosen_charge,
+            charge=ObservedCharge(chosen_charge, metrics),
             strategy=strategy,
         )
         # The engine may have been started by the bot; stopping a stopped engine is harmless.
@@ -210,6 +223,7 @@ async def build_services(
             engine=engine,
             generation=generation,
             identify=db.identify,
+            metrics=metrics,
         )
 
 

@@ -28,6 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+from bot import logcontext
 from bot.clock import Clock, SystemClock
 from bot.jobs.downloads import ResultFiles
 from bot.jobs.hooks import ChargeHook, Delivery, JobListener, NoCharge
@@ -304,6 +305,11 @@ class Engine:
                 log.exception("could not release this process's job leases")
         self._started = False
 
+    @property
+    def running(self) -> bool:
+        """Tell whether the engine is started and its poll scheduler alive (for health checks)."""
+        return self._started and self.poller.running
+
     def wake(self) -> None:
         """Re-check due work now (tests call this after advancing a ManualClock)."""
         self.poller.wake()
@@ -360,6 +366,7 @@ class Engine:
         """Record a job, reserve its cost, and start it; raises what ``reserve`` raises."""
         async with self._public_call():
             job = await self.jobs.create(new, now=self.clock.now())
+            logcontext.bind(job_id=job.id, guild_id=job.guild_id)
             try:
                 cost = await self.charge.reserve(job)
             except Exception as exc:
@@ -562,12 +569,14 @@ class Engine:
         if job_id in self._busy:
             return
         self._busy.add(job_id)
+        logcontext.bind(job_id=job_id)  # this task's log lines are about this job
         try:
             if not self.leases.holds(job_id):
                 return  # another process took it over
             job = await self.jobs.get(job_id)
             if job is None or job.is_final:
                 return
+            logcontext.bind(guild_id=job.guild_id)
             if job.state in (JobState.PENDING, JobState.UPLOADING):
                 if job.not_before is not None and job.not_before > self.clock.now():
                     self._redrive(job_id, job.not_before - self.clock.now())
@@ -602,6 +611,7 @@ class Engine:
 
     async def task_changed(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
         """Record a new phase or progress of a polled task."""
+        logcontext.bind(job_id=task.key)
         now = self.clock.now()
         changes: dict[str, Any] = {"raw_status": snapshot.raw_status or None}
         if snapshot.progress is not None:
@@ -621,6 +631,7 @@ class Engine:
 
     async def task_finished(self, task: TrackedTask, snapshot: TaskSnapshot) -> None:
         """Record a completed task and fetch its results, or fail the job."""
+        logcontext.bind(job_id=task.key)
         if snapshot.phase == TaskPhase.FAILED:
             code = task_failure_code(snapshot.error_code)
             log.info(
@@ -660,6 +671,7 @@ class Engine:
 
     async def task_lost(self, task: TrackedTask, code: FailureCode, detail: str) -> None:
         """Fail a job whose task cannot be followed any more."""
+        logcontext.bind(job_id=task.key)
         await self._settlement.fail(task.key, POLLING_STATES, code, detail)
 
     # -- learned durations --------------------------------------------------------------------

@@ -311,6 +311,11 @@ class TaskPoller:
         return len(self._requests)
 
     @property
+    def running(self) -> bool:
+        """Tell whether the scheduler loop is alive (started, not stopped, not crashed)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    @property
     def idle(self) -> bool:
         """Tell whether no request is open and nothing is due before the clock moves."""
         return self._idle.is_set() and not self._requests

@@ -13,7 +13,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -35,7 +35,7 @@ from .models import GenerationRequest, Task, UploadedImage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClientTimeouts", "RetryPolicy", "ToAPIsClient"]
+__all__ = ["ClientTimeouts", "RequestObserver", "RetryPolicy", "ToAPIsClient"]
 
 # "unsent": retry only failures that prove the request never reached the server.
 Retryable = Literal["idempotent", "unsent"]
@@ -62,6 +62,14 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
 
+class RequestObserver(Protocol):
+    """Told of every HTTP request the client sent (each retry too), for metrics."""
+
+    def toapis_answered(self, call: str, status: int | None) -> None:
+        """``call`` (submit, status, upload, download) got ``status``; None: no answer."""
+        ...
+
+
 @dataclass
 class _Answer:
     status: int
@@ -83,8 +91,10 @@ class ToAPIsClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         rand: random.Random | None = None,
+        observer: RequestObserver | None = None,
     ) -> None:
         self._session = session
+        self._observer = observer
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self.timeouts = timeouts or ClientTimeouts()
@@ -106,6 +116,7 @@ class ToAPIsClient:
         answer = await self._request(
             "POST",
             "/v1/images/generations",
+            call="submit",
             json=request.to_payload(),
             timeout=self._json_timeout(self.timeouts.request),
             retryable="unsent",
@@ -124,6 +135,7 @@ class ToAPIsClient:
         answer = await self._request(
             "GET",
             f"/v1/images/generations/{quote(task_id, safe='')}",
+            call="status",
             timeout=self._json_timeout(self.timeouts.request),
             retryable="idempotent",
             retries=retries,
@@ -146,6 +158,7 @@ class ToAPIsClient:
         answer = await self._request(
             "POST",
             "/v1/uploads/images",
+            call="upload",
             form=form,
             timeout=self._json_timeout(self.timeouts.upload),
             retryable="idempotent",
@@ -202,6 +215,7 @@ class ToAPIsClient:
         method: str,
         path: str,
         *,
+        call: str,
         json: Any = None,
         form: Callable[[], aiohttp.FormData] | None = None,
         timeout: aiohttp.ClientTimeout,
@@ -222,11 +236,13 @@ class ToAPIsClient:
             try:
                 answer = await self._send(method, url, json=json, form=form, timeout=timeout)
             except aiohttp.ClientConnectorError as exc:
+                self._observe(call, None)
                 # Covers refused connections and connect timeouts: nothing was sent.
                 error: ToAPIsError = TransientError(
                     f"Could not connect to the image service ({type(exc).__name__})."
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
+                self._observe(call, None)
                 if retryable == "unsent":
                     raise SubmissionUncertainError(
                         "The image service did not answer after receiving the request "
@@ -234,6 +250,7 @@ class ToAPIsClient:
                     ) from None
                 error = TransientError(f"The image service did not answer ({type(exc).__name__}).")
             else:
+                self._observe(call, answer.status)
                 log.debug("%s %s -> %s", method, path, answer.status)
                 if 200 <= answer.status < 300:
                     if parse is None:
@@ -292,6 +309,10 @@ class ToAPIsClient:
             body = await resp.read()
             return _Answer(resp.status, dict(resp.headers), body)
 
+    def _observe(self, call: str, status: int | None) -> None:
+        if self._observer is not None:
+            self._observer.toapis_answered(call, status)
+
     def _delay(self, attempt: int, error: ToAPIsError) -> float:
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
             # A little jitter so many waiters do not return in the same instant.
@@ -307,12 +328,15 @@ class ToAPIsClient:
             headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
+        answered = False
         try:
             async with self._session.get(
                 url,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout, connect=self.timeouts.connect),
             ) as resp:
+                answered = True
+                self._observe("download", resp.status)
                 if resp.status in (403, 404, 410):
                     raise NotFoundError(
                         "The result file is gone (its link expired or was removed).",
@@ -338,6 +362,8 @@ class ToAPIsClient:
             os.replace(part, dest)
             return written
         except (TimeoutError, aiohttp.ClientError) as exc:
+            if not answered:  # a body cut off after the status line was counted with its status
+                self._observe("download", None)
             raise TransientError(f"Downloading the result failed ({type(exc).__name__}).") from None
         finally:
             part.unlink(missing_ok=True)

@@ -205,6 +205,9 @@ class FakeDiscord:
         self.recommended_shards = 1
         self.max_concurrency = 1
         self._connections: set[_Connection] = set()
+        # Set: gateway connections are accepted; cleared by hold_gateway() (an outage).
+        self._gateway_open = asyncio.Event()
+        self._gateway_open.set()
         self._edit_times: dict[int, deque[float]] = {}
         #: (author id, nonce) -> (message id, created at), oldest first.
         self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
@@ -228,6 +231,7 @@ class FakeDiscord:
 
     async def close(self) -> None:
         self.release_withheld()
+        self.release_gateway()
         for conn in list(self._connections):
             conn.queue.put_nowait(None)
             with contextlib.suppress(Exception):
@@ -450,6 +454,18 @@ class FakeDiscord:
                 conn.queue.put_nowait(None)
                 with contextlib.suppress(Exception):
                     await conn.ws.close(code=code)
+
+    def hold_gateway(self) -> None:
+        """Start a gateway outage: new websocket handshakes wait until ``release_gateway()``.
+
+        With ``drop_connections()`` the bot is disconnected and stays so (its reconnect hangs
+        in the handshake); ``release_gateway()`` lets it through to resume.
+        """
+        self._gateway_open.clear()
+
+    def release_gateway(self) -> None:
+        """End a ``hold_gateway()`` outage: waiting and new handshakes proceed."""
+        self._gateway_open.set()
 
     def send_reconnect(self) -> None:
         """Ask the connected bot to reconnect and resume (op 7)."""
@@ -1610,6 +1626,9 @@ class FakeDiscord:
     # ------------------------------------------------------------------ gateway
 
     async def _h_gateway_ws(self, request: web.Request) -> web.StreamResponse:
+        if not self._gateway_open.is_set():
+            self._new_event("gateway.held", method="GET", path=request.path)
+            await self._gateway_open.wait()
         ws = web.WebSocketResponse(timeout=1.0, compress=False, max_msg_size=16 * 1024 * 1024)
         await ws.prepare(request)
         conn = _Connection(ws)

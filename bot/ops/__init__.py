@@ -1,0 +1,1 @@
+"""Running Atelier as a service: health and metrics over HTTP, structured logs."""
