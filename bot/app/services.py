@@ -39,6 +39,7 @@ from bot.policy import GenerationPolicy, GuildDefaults
 from bot.storage import Database, open_database
 from bot.storage.url import parse_database_url
 from bot.toapis import ClientTimeouts, RetryPolicy, ToAPIsClient
+from bot.toapis.catalog import use_catalog
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,9 @@ async def build_services(
     deployments); by default both come from ``bot.moderation``.
     """
     clock = clock or SystemClock()
+    # The model catalog (MODELS_FILE, validated with the settings) is the process's from here.
+    use_catalog(settings.models)
+    log.info("model catalog %s: %s", settings.models.source, ", ".join(settings.models.models))
     async with contextlib.AsyncExitStack() as stack:
         db = await open_database(settings.database_url)
         stack.push_async_callback(db.close)
