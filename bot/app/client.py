@@ -119,7 +119,7 @@ class AtelierBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*DYNAMIC_ITEMS)
-        await self.tree.set_translator(CatalogTranslator())
+        await self.tree.set_translator(CatalogTranslator(self.settings.models))
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_only or not self.worker:
@@ -174,7 +174,9 @@ class AtelierBot(commands.Bot):
         payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()]
         payload.sort(key=lambda c: (str(c.get("name")), int(c.get("type", 1))))
         # The localizations come from the catalogs: a changed translation is a changed tree.
-        translated = {"tree": payload, "translations": i18n.command_digest()}
+        # So do the model catalog's display names in other languages (zh-CN model choices).
+        models = {n: dict(c.labels) for n, c in self.settings.models.models.items()}
+        translated = {"tree": payload, "translations": i18n.command_digest(), "models": models}
         return hashlib.sha256(json.dumps(translated, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands(self, *, force_global: bool = False) -> bool:

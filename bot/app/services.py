@@ -36,6 +36,7 @@ from bot.jobs.toapis_service import ToAPIsService
 from bot.jobs.upload_cache import CachedUploads
 from bot.moderation import Moderation, build_moderation
 from bot.policy import GenerationPolicy, GuildDefaults
+from bot.service_health import HealthDelivery, ServiceHealth
 from bot.storage import Database, open_database
 from bot.storage.url import parse_database_url
 from bot.toapis import ClientTimeouts, RetryPolicy, ToAPIsClient
@@ -105,6 +106,8 @@ class Services:
     generation: GenerationService
     #: Who may identify on the gateway now, shared with every process on the database.
     identify: IdentifyGate
+    #: The image service's recent health in this process (``/status``).
+    health: ServiceHealth
 
 
 async def open_rest_client(settings: Settings) -> discord.Client:
@@ -156,7 +159,11 @@ async def build_services(
         db = await open_database(settings.database_url)
         stack.push_async_callback(db.close)
         moderation = build_moderation(settings, db, clock=clock, operator=config_defaults(settings))
-        session = aiohttp.ClientSession()
+        health = ServiceHealth(clock=clock)
+        # The trace records only answers to ToAPIs API calls (not Discord attachments).
+        session = aiohttp.ClientSession(
+            trace_configs=[health.trace_config(settings.toapis_base_url)]
+        )
         stack.push_async_callback(session.close)
         toapis = _toapis_client(settings, session)
         service = CachedUploads(
@@ -186,8 +193,8 @@ async def build_services(
             db.jobs,
             db.durations,
             service,
-            delivery,
-            listeners=(gallery,),
+            HealthDelivery(delivery, health),
+            listeners=(gallery, health),
             config=engine_config(settings),
             clock=clock,
             charge=chosen_charge,
@@ -214,6 +221,7 @@ async def build_services(
             engine=engine,
             generation=generation,
             identify=db.identify,
+            health=health,
         )
 
 
