@@ -40,7 +40,13 @@ log = logging.getLogger(__name__)
 __all__ = ["EXTENSIONS", "SYNC_HASH_KEY", "AtelierBot", "AutoShardedAtelierBot", "create_bot"]
 
 #: Extensions loaded at start-up, in order.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.jobs", "cogs.quota", "cogs.settings")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.jobs",
+    "cogs.quota",
+    "cogs.settings",
+    "cogs.status",
+)
 #: ``bot_meta`` key of the hash of the last globally synced command tree.
 SYNC_HASH_KEY = "commands.global_hash"
 
