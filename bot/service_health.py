@@ -89,9 +89,7 @@ class ServiceHealth:
         def ours(url: Any) -> bool:
             return str(url).startswith(prefix)
 
-        async def on_end(
-            session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any
-        ) -> None:
+        async def on_end(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
             if ours(params.url):
                 self.record_call(params.response.status)
 

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app.choices import CommandChoices, set_choices, set_max_value
+from bot.app.choices import CommandChoices, catalog_of, set_choices, set_max_value
 from bot.generation import Options
 from bot.images import MaskRegion
 
@@ -34,7 +34,7 @@ class Imagine(commands.Cog):
 
     def __init__(self, bot: AtelierBot) -> None:
         self.bot = bot
-        choices = CommandChoices(bot.settings.models)
+        choices = CommandChoices(catalog_of(bot))
         for command in (self.imagine, self.edit):
             set_choices(
                 command,

@@ -15,10 +15,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.app.choices import CommandChoices, catalog_of, set_choices
 from bot.audit.records import SYSTEM_ACTOR
 from bot.guild_settings.policy import channel_list
 from bot.guild_settings.service import GuildSettingsService
-from bot.app.choices import CommandChoices, set_choices
 from bot.messages import has, say
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class Settings(
     def __init__(self, bot: AtelierBot) -> None:
         self.bot = bot
         super().__init__()
-        choices = CommandChoices(bot.settings.models)
+        choices = CommandChoices(catalog_of(bot))
         set_choices(
             self.defaults,
             model=[*choices.model_names(), DEFAULT],
@@ -217,9 +217,7 @@ class Settings(
     @app_commands.describe(
         model="Default model", quality="Default quality", resolution="Default resolution"
     )
-    @app_commands.choices(
-        model=FROM_CATALOG, quality=FROM_CATALOG, resolution=RESOLUTION_CHOICES
-    )
+    @app_commands.choices(model=FROM_CATALOG, quality=FROM_CATALOG, resolution=RESOLUTION_CHOICES)
     @moderators_only
     async def defaults(
         self,

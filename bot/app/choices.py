@@ -13,11 +13,12 @@ from typing import Any
 
 from discord import app_commands
 
-from bot.toapis.catalog import ModelCapabilities, ModelCatalog
+from bot.toapis.catalog import ModelCapabilities, ModelCatalog, active_catalog
 
 __all__ = [
     "AUTO_SIZE",
     "CommandChoices",
+    "catalog_of",
     "model_choice_name",
     "set_choices",
     "set_max_value",
@@ -28,6 +29,12 @@ Choice = app_commands.Choice
 AUTO_SIZE = "auto (the model decides)"
 _RESOLUTION_ORDER = ("1k", "2k", "4k")
 _QUALITY_ORDER = ("low", "medium", "high")
+
+
+def catalog_of(bot: Any) -> ModelCatalog:
+    """The catalog of ``bot``'s settings (``MODELS_FILE``); the active one for a bare bot."""
+    settings = getattr(bot, "settings", None)
+    return settings.models if settings is not None else active_catalog()
 
 
 def model_choice_name(caps: ModelCapabilities, language: str | None = None) -> str:

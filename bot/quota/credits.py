@@ -26,6 +26,7 @@ __all__ = ["CreditTable", "CreditTableError"]
 SERVICE_DEFAULT_RESOLUTION = "1k"
 SERVICE_DEFAULT_QUALITY = "high"
 
+
 class CreditTableError(ValueError):
     """The operator's credit table is not valid; the message says what to fix."""
 
@@ -152,4 +153,3 @@ def _credits(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CreditTableError(f"{where}: credits must be a whole number ≥ 0, not {value!r}")
     return value
-

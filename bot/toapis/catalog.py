@@ -114,9 +114,7 @@ class ModelCatalog:
         self.source = source
         self._all: dict[str, ModelCapabilities] = {m.name: m for m in models}
         #: The models in service: what the commands offer and requests may use.
-        self.models: dict[str, ModelCapabilities] = {
-            m.name: m for m in models if not m.retired
-        }
+        self.models: dict[str, ModelCapabilities] = {m.name: m for m in models if not m.retired}
 
     def __repr__(self) -> str:
         return f"ModelCatalog({self.source!r}, {list(self._all)})"

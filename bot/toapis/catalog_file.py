@@ -147,7 +147,13 @@ class ModelEntry(BaseModel):
             max_reference_bytes=int(self.max_reference_mb * MB),
             mask_needs_alpha=self.mask_needs_alpha,
             max_mask_bytes=int(self.max_mask_mb * MB) if self.max_mask_mb is not None else None,
-            credits=self.credits if isinstance(self.credits, int) else dict(self.credits),
+            credits=(
+                self.credits
+                if isinstance(self.credits, int)
+                else {
+                    str(r): {str(q): c for q, c in row.items()} for r, row in self.credits.items()
+                }
+            ),
             retired=self.retired,
             successor=self.successor,
             notes=tuple(self.notes),

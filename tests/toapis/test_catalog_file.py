@@ -149,7 +149,8 @@ def test_a_retired_model_leaves_service_and_names_its_successor(tmp_path: Path) 
     assert catalog.retired_to(GPT_IMAGE_15) is None and catalog.current_name("x") is None
     # A successor must be in service itself.
     chained = retiring(GPT_IMAGE_15, GPT_4O_IMAGE).replace(
-        f'name = "{GPT_4O_IMAGE}"\n', f'name = "{GPT_4O_IMAGE}"\nretired = true\nsuccessor = "{GPT_IMAGE_15}"\n'
+        f'name = "{GPT_4O_IMAGE}"\n',
+        f'name = "{GPT_4O_IMAGE}"\nretired = true\nsuccessor = "{GPT_IMAGE_15}"\n',
     )
     with pytest.raises(CatalogError, match=r"models\[0\].successor: .* is retired too"):
         load_catalog(write_catalog(tmp_path, chained, name="chain.toml"))
