@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.quota.credits import CreditTable
 from bot.storage.url import redact
-from bot.toapis.catalog import CATALOG
+from bot.toapis.catalog import ModelCatalog
+from bot.toapis.catalog_file import load_catalog
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ConfigError", "Settings", "describe_settings", "load_settings"]
 
-ModelName = Literal["gpt-image-1.5-official", "gpt-4o-image"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 # What each variable expects, in words an operator reads in a one-line error.
@@ -26,7 +36,8 @@ _EXPECTED: dict[str, str] = {
     "data_dir": "a directory path",
     "log_level": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "dev_guild_ids": "a comma-separated list of server ids, e.g. 123456789012345678,234567890123456789",
-    "default_model": "one of " + ", ".join(CATALOG),
+    "models_file": "the path of a model catalog file (see README, Model catalog)",
+    "default_model": "a model of the catalog (bot/toapis/models.toml, or MODELS_FILE's) in service",
     "default_size": "an aspect ratio such as 1:1 or 16:9",
     "default_resolution": "one of 1k, 2k, 4k",
     "default_quality": "one of low, medium, high",
@@ -62,7 +73,7 @@ _EXPECTED: dict[str, str] = {
 
 _SECRETS = frozenset({"discord_token", "toapis_api_key"})
 # Variables whose validator says what exactly is wrong; the line carries that reason.
-_WITH_REASON = frozenset({"shard_ids", "poll_budget_max_rps"})
+_WITH_REASON = frozenset({"shard_ids", "poll_budget_max_rps", "default_model", "quota_credits"})
 
 
 class ConfigError(Exception):
@@ -94,7 +105,11 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     dev_guild_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
 
-    default_model: ModelName = "gpt-image-1.5-official"
+    # Issue 14: the model catalog; unset, the one shipped in the package. Declared before what
+    # is checked against it (the default model and size, the credit overrides).
+    models_file: Path | None = None
+    # Unset: the catalog's first model in service.
+    default_model: str = ""
     default_size: str = "1:1"
     default_resolution: Literal["1k", "2k", "4k"] = "1k"
     default_quality: Literal["low", "medium", "high"] = "medium"
@@ -150,12 +165,46 @@ class Settings(BaseSettings):
             raise ValueError("is empty")
         return value
 
+    _models: ModelCatalog | None = PrivateAttr(default=None)
+
+    @property
+    def models(self) -> ModelCatalog:
+        """The model catalog the bot runs with (``MODELS_FILE``, else the shipped one)."""
+        if self._models is None:
+            self._models = load_catalog(self.models_file)
+        return self._models
+
+    @field_validator("models_file")
+    @classmethod
+    def _catalog_file(cls, value: Path | None) -> Path | None:
+        load_catalog(value)  # raises CatalogError (a ValueError) naming the file and the field
+        return value
+
+    @field_validator("default_model")
+    @classmethod
+    def _model_in_catalog(cls, value: str, info: ValidationInfo) -> str:
+        if "models_file" not in info.data:
+            return value  # MODELS_FILE itself is invalid and reported on its own line
+        catalog = load_catalog(info.data["models_file"])
+        if not value.strip():
+            return catalog.first.name
+        current = catalog.current_name(value)
+        if current is None:
+            raise ValueError(f"not in the catalog ({catalog.source}): {', '.join(catalog.models)}")
+        if current != value:
+            log.warning("DEFAULT_MODEL %s is retired; using its successor %s", value, current)
+        return current
+
     @field_validator("quota_credits")
     @classmethod
-    def _credit_table(cls, value: str | None) -> str | None:
+    def _credit_table(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not value.strip():
             return None
-        CreditTable.from_json(value)  # raises CreditTableError (a ValueError) with the reason
+        if "models_file" not in info.data:
+            return value
+        models = load_catalog(info.data["models_file"]).models
+        # Raises CreditTableError (a ValueError) with the reason.
+        CreditTable.from_json(value, models)
         return value
 
     @field_validator("quota_server_daily", "quota_server_monthly", "metrics_port", mode="before")
@@ -240,8 +289,11 @@ class Settings(BaseSettings):
 
     @field_validator("default_size")
     @classmethod
-    def _size(cls, value: str) -> str:
-        if value != "auto" and not any(value in caps.sizes for caps in CATALOG.values()):
+    def _size(cls, value: str, info: ValidationInfo) -> str:
+        if "models_file" not in info.data:
+            return value
+        catalog = load_catalog(info.data["models_file"])
+        if value != "auto" and value not in catalog.sizes():
             raise ValueError("unknown size")
         return value
 
@@ -253,6 +305,10 @@ def _line(error: dict[str, Any]) -> str:
     expected = _EXPECTED.get(name, "a valid value")
     if error.get("type") == "missing":
         return f"{var} is not set: set it to {expected}."
+    if name == "models_file" and error.get("type") == "value_error":
+        # The reason names the file and the field of it that is wrong.
+        reason = str(error.get("msg", "")).removeprefix("Value error, ")
+        return f"MODELS_FILE is invalid: {reason}"
     if name in _SECRETS:
         # Never echo a secret, not even a wrong one.
         return f"{var} is invalid: set it to {expected}."

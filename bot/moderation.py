@@ -48,7 +48,7 @@ def build_moderation(
     """Return the services on ``db``; ``operator`` are the configured generation defaults."""
     quotas = QuotaService(
         db.quotas,
-        credits=CreditTable.from_json(settings.quota_credits),
+        credits=CreditTable.from_json(settings.quota_credits, settings.models.models),
         defaults=operator_defaults(settings),
         clock=clock,
     )

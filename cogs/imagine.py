@@ -8,25 +8,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app.choices import CommandChoices, catalog_of, set_choices, set_max_value
 from bot.generation import Options
 from bot.images import MaskRegion
-from bot.toapis.catalog import CATALOG
 
 if TYPE_CHECKING:
     from bot.app.client import AtelierBot
 
 Choice = app_commands.Choice
 
-MODEL_CHOICES = [
-    Choice(name=f"{caps.label} ({name})"[:100], value=name) for name, caps in CATALOG.items()
-]
-_SIZES = list(dict.fromkeys(size for caps in CATALOG.values() for size in caps.sizes))
-SIZE_CHOICES = [Choice(name=s, value=s) for s in _SIZES] + [
-    Choice(name="auto (the model decides)", value="auto")
-]
-RESOLUTION_CHOICES = [Choice(name=r.upper(), value=r) for r in ("1k", "2k", "4k")]
-QUALITY_CHOICES = [Choice(name=q, value=q) for q in ("low", "medium", "high")]
-FORMAT_CHOICES = [Choice(name="PNG", value="png"), Choice(name="JPEG", value="jpeg")]
+#: Replaced from the model catalog when the cog loads (``Imagine.__init__``).
+FROM_CATALOG = [Choice(name="catalog", value="")]
 REGION_CHOICES = [Choice(name=r.value, value=r.value) for r in MaskRegion]
 
 Count = app_commands.Range[int, 1, 10]
@@ -42,6 +34,17 @@ class Imagine(commands.Cog):
 
     def __init__(self, bot: AtelierBot) -> None:
         self.bot = bot
+        choices = CommandChoices(catalog_of(bot))
+        for command in (self.imagine, self.edit):
+            set_choices(
+                command,
+                model=choices.models(),
+                size=choices.sizes(),
+                resolution=choices.resolutions(),
+                quality=choices.qualities(),
+                output_format=choices.formats(),
+            )
+            set_max_value(command, "count", choices.most_images())
 
     @app_commands.command(
         name="imagine",
@@ -63,11 +66,11 @@ class Imagine(commands.Cog):
         image4="Another reference image",
     )
     @app_commands.choices(
-        model=MODEL_CHOICES,
-        size=SIZE_CHOICES,
-        resolution=RESOLUTION_CHOICES,
-        quality=QUALITY_CHOICES,
-        output_format=FORMAT_CHOICES,
+        model=FROM_CATALOG,
+        size=FROM_CATALOG,
+        resolution=FROM_CATALOG,
+        quality=FROM_CATALOG,
+        output_format=FROM_CATALOG,
     )
     async def imagine(
         self,
@@ -115,11 +118,11 @@ class Imagine(commands.Cog):
     )
     @app_commands.choices(
         region=REGION_CHOICES,
-        size=SIZE_CHOICES,
-        resolution=RESOLUTION_CHOICES,
-        quality=QUALITY_CHOICES,
-        model=MODEL_CHOICES,
-        output_format=FORMAT_CHOICES,
+        size=FROM_CATALOG,
+        resolution=FROM_CATALOG,
+        quality=FROM_CATALOG,
+        model=FROM_CATALOG,
+        output_format=FROM_CATALOG,
     )
     async def edit(
         self,

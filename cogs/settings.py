@@ -15,10 +15,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
+from bot.app.choices import CommandChoices, catalog_of, set_choices
+from bot.audit.records import SYSTEM_ACTOR
 from bot.guild_settings.policy import channel_list
 from bot.guild_settings.service import GuildSettingsService
 from bot.messages import has, say
-from bot.toapis.catalog import CATALOG
 
 if TYPE_CHECKING:
     from bot.app.client import AtelierBot
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 Choice = app_commands.Choice
 NONE = discord.AllowedMentions.none()
 DEFAULT = Choice(name="Bot default", value="default")
-MODEL_CHOICES = [Choice(name=name, value=name) for name in CATALOG] + [DEFAULT]
-QUALITY_CHOICES = [Choice(name=q, value=q) for q in ("low", "medium", "high")] + [DEFAULT]
+#: Replaced from the model catalog when the cog loads (``Settings.__init__``).
+FROM_CATALOG = [Choice(name="catalog", value="")]
 RESOLUTION_CHOICES = [Choice(name=r.upper(), value=r) for r in ("1k", "2k", "4k")] + [DEFAULT]
 Term = app_commands.Range[str, 1, 100]
 #: Each language shown in its own name (never translated), and "follow Discord".
@@ -105,6 +106,12 @@ class Settings(
     def __init__(self, bot: AtelierBot) -> None:
         self.bot = bot
         super().__init__()
+        choices = CommandChoices(catalog_of(bot))
+        set_choices(
+            self.defaults,
+            model=[*choices.model_names(), DEFAULT],
+            quality=[*choices.qualities(), DEFAULT],
+        )
 
     @property
     def service(self) -> GuildSettingsService:
@@ -210,9 +217,7 @@ class Settings(
     @app_commands.describe(
         model="Default model", quality="Default quality", resolution="Default resolution"
     )
-    @app_commands.choices(
-        model=MODEL_CHOICES, quality=QUALITY_CHOICES, resolution=RESOLUTION_CHOICES
-    )
+    @app_commands.choices(model=FROM_CATALOG, quality=FROM_CATALOG, resolution=RESOLUTION_CHOICES)
     @moderators_only
     async def defaults(
         self,
@@ -331,7 +336,11 @@ class Settings(
             say(
                 "settings.audit.line",
                 when=f"<t:{int(e.at)}:f>",
-                actor=f"<@{e.actor_id}>",
+                actor=(
+                    say("settings.audit.atelier")
+                    if e.actor_id == SYSTEM_ACTOR
+                    else f"<@{e.actor_id}>"
+                ),
                 action=_audit_action(e.action),
                 subject=_subject(e.action, e.subject),
                 before=_audit_value(e.action, e.before),

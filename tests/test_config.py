@@ -217,3 +217,72 @@ def test_a_bad_shard_count_is_reported_once_not_blamed_on_shard_ids(
     with pytest.raises(ConfigError) as info:
         load_settings()
     assert [line.split("=")[0] for line in info.value.lines] == ["SHARD_COUNT"]
+
+
+# -- the model catalog (MODELS_FILE) ----------------------------------------------------------
+
+
+def _bad_catalog(folder: Path) -> Path:
+    from tests.catalogs import NEW_MODEL_BLOCK, SHIPPED, write_catalog
+
+    # The third model's sizes hold a typo.
+    bad = NEW_MODEL_BLOCK.replace('sizes = ["1:1", "3:2"]', 'sizes = ["1:1", "2x3"]')
+    assert bad != NEW_MODEL_BLOCK
+    return write_catalog(folder, SHIPPED + bad)
+
+
+def test_a_malformed_models_file_names_the_file_and_the_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = _bad_catalog(tmp_path)
+    _with_secrets(monkeypatch, MODELS_FILE=str(path))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    # Only MODELS_FILE is blamed (not DEFAULT_MODEL or DEFAULT_SIZE, checked against it).
+    assert info.value.lines == [
+        f"MODELS_FILE is invalid: {path}: models[2].sizes: '2x3' is not an aspect ratio such as 16:9"
+    ]
+
+
+def test_a_models_file_replaces_the_catalog_and_the_defaults_follow_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests.catalogs import NEW_MODEL, retiring, with_new_model, write_catalog
+
+    new = write_catalog(tmp_path, with_new_model(), name="new.toml")
+    _with_secrets(monkeypatch, MODELS_FILE=str(new), DEFAULT_MODEL=NEW_MODEL)
+    settings = load_settings()
+    assert NEW_MODEL in settings.models.models and settings.default_model == NEW_MODEL
+    assert f"MODELS_FILE={new}" in describe_settings(settings)
+    # Credit overrides are checked against that catalog too.
+    _with_secrets(monkeypatch, QUOTA_CREDITS=f'{{"{NEW_MODEL}": 3}}')
+    assert load_settings().quota_credits is not None
+
+    # A model the catalog does not list is refused, naming those it has.
+    _with_secrets(monkeypatch, MODELS_FILE="", DEFAULT_MODEL=NEW_MODEL, QUOTA_CREDITS="")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    (line,) = info.value.lines
+    assert line.startswith(f"DEFAULT_MODEL='{NEW_MODEL}' is invalid: not in the catalog")
+    assert "gpt-image-1.5-official, gpt-4o-image" in line
+
+    # Unset: the catalog's first model. Retired: its successor.
+    monkeypatch.delenv("DEFAULT_MODEL")
+    assert load_settings().default_model == "gpt-image-1.5-official"
+    retired = write_catalog(
+        tmp_path, retiring("gpt-4o-image", "gpt-image-1.5-official"), name="retired.toml"
+    )
+    _with_secrets(monkeypatch, MODELS_FILE=str(retired), DEFAULT_MODEL="gpt-4o-image")
+    assert load_settings().default_model == "gpt-image-1.5-official"
+
+
+def test_cli_stops_on_a_malformed_models_file_with_one_line(tmp_path: Path) -> None:
+    path = _bad_catalog(tmp_path)
+    for args in (["check-config"], []):  # validating, and starting the bot
+        env = {"DISCORD_TOKEN": TOKEN, "TOAPIS_API_KEY": KEY, "MODELS_FILE": str(path)}
+        out = _cli(args, env, tmp_path)
+        assert out.returncode == 2, out.stderr
+        (line,) = out.stderr.strip().splitlines()
+        assert line.startswith("atelier: configuration error: MODELS_FILE is invalid: ")
+        assert f"{path}: models[2].sizes:" in line and "'2x3'" in line
+        assert "Traceback" not in out.stderr and KEY not in out.stderr

@@ -40,7 +40,13 @@ log = logging.getLogger(__name__)
 __all__ = ["EXTENSIONS", "SYNC_HASH_KEY", "AtelierBot", "AutoShardedAtelierBot", "create_bot"]
 
 #: Extensions loaded at start-up, in order.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.jobs", "cogs.quota", "cogs.settings")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.imagine",
+    "cogs.jobs",
+    "cogs.quota",
+    "cogs.settings",
+    "cogs.status",
+)
 #: ``bot_meta`` key of the hash of the last globally synced command tree.
 SYNC_HASH_KEY = "commands.global_hash"
 
@@ -119,7 +125,7 @@ class AtelierBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*DYNAMIC_ITEMS)
-        await self.tree.set_translator(CatalogTranslator())
+        await self.tree.set_translator(CatalogTranslator(self.settings.models))
         for name in self.extension_names:
             await self.load_extension(name)
         if self.sync_only or not self.worker:
@@ -174,7 +180,9 @@ class AtelierBot(commands.Bot):
         payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()]
         payload.sort(key=lambda c: (str(c.get("name")), int(c.get("type", 1))))
         # The localizations come from the catalogs: a changed translation is a changed tree.
-        translated = {"tree": payload, "translations": i18n.command_digest()}
+        # So do the model catalog's display names in other languages (zh-CN model choices).
+        models = {n: dict(c.labels) for n, c in self.settings.models.models.items()}
+        translated = {"tree": payload, "translations": i18n.command_digest(), "models": models}
         return hashlib.sha256(json.dumps(translated, sort_keys=True).encode()).hexdigest()
 
     async def sync_commands(self, *, force_global: bool = False) -> bool:

@@ -38,9 +38,11 @@ from bot.moderation import Moderation, build_moderation
 from bot.ops.metrics import PrometheusMetrics
 from bot.ops.seams import DeliveredLatency, ObservedCharge, ObservedDelivery, ObservedImageService
 from bot.policy import GenerationPolicy, GuildDefaults
+from bot.service_health import HealthDelivery, ServiceHealth
 from bot.storage import Database, open_database
 from bot.storage.url import parse_database_url
 from bot.toapis import ClientTimeouts, RetryPolicy, ToAPIsClient
+from bot.toapis.catalog import use_catalog
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ class Services:
     identify: IdentifyGate
     #: This bot's metrics (its own registry); served on /metrics when METRICS_PORT is set.
     metrics: PrometheusMetrics
+    #: The image service's recent health in this process (``/status``).
+    health: ServiceHealth
 
 
 async def open_rest_client(settings: Settings) -> discord.Client:
@@ -156,11 +160,18 @@ async def build_services(
     """
     clock = clock or SystemClock()
     metrics = PrometheusMetrics()
+    # The model catalog (MODELS_FILE, validated with the settings) is the process's from here.
+    use_catalog(settings.models)
+    log.info("model catalog %s: %s", settings.models.source, ", ".join(settings.models.models))
     async with contextlib.AsyncExitStack() as stack:
         db = await open_database(settings.database_url)
         stack.push_async_callback(db.close)
         moderation = build_moderation(settings, db, clock=clock, operator=config_defaults(settings))
-        session = aiohttp.ClientSession()
+        health = ServiceHealth(clock=clock)
+        # The trace records only answers to ToAPIs API calls (not Discord attachments).
+        session = aiohttp.ClientSession(
+            trace_configs=[health.trace_config(settings.toapis_base_url)]
+        )
         stack.push_async_callback(session.close)
         toapis = _toapis_client(settings, session, metrics)
         service = CachedUploads(
@@ -195,8 +206,8 @@ async def build_services(
             db.jobs,
             db.durations,
             service,
-            ObservedDelivery(delivery, metrics),
-            listeners=(gallery, DeliveredLatency(metrics, clock=clock)),
+            ObservedDelivery(HealthDelivery(delivery, health), metrics),
+            listeners=(gallery, health, DeliveredLatency(metrics, clock=clock)),
             config=engine_config(settings),
             clock=clock,
             charge=ObservedCharge(chosen_charge, metrics),
@@ -224,6 +235,7 @@ async def build_services(
             generation=generation,
             identify=db.identify,
             metrics=metrics,
+            health=health,
         )
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["AuditEntry"]
+__all__ = ["SYSTEM_ACTOR", "AuditEntry"]
+
+#: The actor of changes Atelier makes itself (a retired model replaced by its successor).
+SYSTEM_ACTOR = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from bot.jobs.records import ReferenceImage
 from bot.messages import say
 from bot.policy import GuildDefaults, RequestContext
 from bot.refusal import Refusal
-from bot.toapis.catalog import CATALOG, GPT_IMAGE_15
+from bot.toapis.catalog import CATALOG, active_catalog
 from bot.toapis.models import GenerationRequest
 
 __all__ = [
@@ -109,9 +109,14 @@ def resolve_request(
     options: Options, defaults: GuildDefaults, first: DeclaredImage | None, origin: str
 ) -> GenerationRequest:
     """Fill in what the member left out from the server's defaults and the first image."""
-    model = options.model or defaults.model
-    if model not in CATALOG:
-        model = GPT_IMAGE_15
+    catalog = active_catalog()
+    if options.model is not None and catalog.known(options.model) is None:
+        # A model the catalog no longer lists: the validator refuses it, naming those it has.
+        return GenerationRequest(
+            model=options.model, prompt=options.prompt.strip(), n=options.count or 1
+        )
+    # A retired model (a Re-roll of an old job, a stale default) stands for its successor.
+    model = catalog.current_name(options.model or defaults.model) or catalog.first.name
     caps = CATALOG[model]
     size = options.size
     if size is None and first is not None and first.width and first.height:

@@ -6,9 +6,9 @@ from bot.generation.plan import Options, nearest_size
 from bot.jobs.records import Job
 from bot.messages import say
 from bot.refusal import Refusal
-from bot.toapis.catalog import CATALOG, GPT_IMAGE_15
+from bot.toapis.catalog import ModelCapabilities, active_catalog
 
-__all__ = ["options_of", "upscale_options"]
+__all__ = ["options_of", "upscale_model", "upscale_options"]
 
 
 def options_of(job: Job) -> Options:
@@ -25,15 +25,36 @@ def options_of(job: Job) -> Options:
     )
 
 
+def upscale_model(model: str) -> ModelCapabilities | None:
+    """The model to upscale with: the job's own (or its successor) if it has 2K or 4K, else
+    the catalog's first such model; None when no model in service renders larger."""
+    catalog = active_catalog()
+    own = catalog.get(catalog.current_name(model) or "")
+    candidates = [own] if own is not None else []
+    candidates += list(catalog.models.values())
+    for caps in candidates:
+        if caps is not None and {"2k", "4k"} & set(caps.resolutions or ()):
+            return caps
+    return None
+
+
 def upscale_options(job: Job, width: int | None, height: int | None) -> Options:
     """Options to render one result again larger: 4K where the ratio allows, else 2K."""
     base = options_of(job)
-    caps = CATALOG[GPT_IMAGE_15]
+    found = upscale_model(base.model or "")
+    if found is None:
+        raise Refusal(say("generation.already_highest", resolution="1K", size=base.size or "1:1"))
+    caps = found
+    same = active_catalog().current_name(base.model or "") == caps.name
     size = base.size if base.size in caps.sizes else None
     if size is None:
-        size = nearest_size(width or 1, height or 1, caps.sizes) if width and height else "1:1"
+        size = nearest_size(width or 1, height or 1, caps.sizes) if width and height else None
+        size = size or caps.default_size
+    resolutions = caps.resolutions or ()
     target = "4k" if size in caps.resolution_4k_sizes else "2k"
-    current = base.resolution if base.model == GPT_IMAGE_15 else "1k"
+    if target not in resolutions:
+        target = "2k" if "2k" in resolutions else "4k"
+    current = base.resolution if same else "1k"
     order = {"1k": 1, "2k": 2, "4k": 3}
     if order.get(current or "1k", 1) >= order[target]:
         raise Refusal(
@@ -41,10 +62,10 @@ def upscale_options(job: Job, width: int | None, height: int | None) -> Options:
         )
     return Options(
         prompt=base.prompt,
-        model=GPT_IMAGE_15,
+        model=caps.name,
         size=size,
         resolution=target,
-        quality=base.quality if base.model == GPT_IMAGE_15 else None,
+        quality=base.quality if same else None,
         count=1,
-        output_format=base.output_format if base.model == GPT_IMAGE_15 else None,
+        output_format=base.output_format if same else None,
     )

@@ -6,8 +6,11 @@ the storage layer in the same transaction as the change.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import replace
 
+from bot.audit.records import SYSTEM_ACTOR
 from bot.clock import Clock, SystemClock
 from bot.guild_settings.blocklist import normalize_term
 from bot.guild_settings.records import GuildSettingsRow
@@ -16,7 +19,9 @@ from bot.i18n import LANGUAGES
 from bot.messages import say
 from bot.policy import GuildDefaults
 from bot.refusal import Refusal
-from bot.toapis.catalog import CATALOG
+from bot.toapis.catalog import CATALOG, active_catalog
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_ART_CHANNELS",
@@ -49,9 +54,28 @@ class GuildSettingsService:
         self.store = store
         self.operator = operator
         self.clock: Clock = clock or SystemClock()
+        self._retiring = asyncio.Lock()
 
     async def get(self, guild_id: int) -> GuildSettingsRow:
-        return await self.store.get(guild_id)
+        """Return the server's settings; a retired default model becomes its successor."""
+        row = await self.store.get(guild_id)
+        if row.default_model is None or active_catalog().retired_to(row.default_model) is None:
+            return row
+        return await self._replace_retired(guild_id)
+
+    async def _replace_retired(self, guild_id: int) -> GuildSettingsRow:
+        """Store the successor of a retired default model, audited once (as Atelier's change)."""
+        async with self._retiring:  # concurrent reads of the server store it (and audit it) once
+            row = await self.store.get(guild_id)
+            old = row.default_model
+            successor = active_catalog().retired_to(old) if old is not None else None
+            if successor is None:
+                return row
+            _, row = await self.store.update(
+                guild_id, actor_id=SYSTEM_ACTOR, now=self.clock.now(), default_model=successor
+            )
+        log.info("server %d: retired default model %s replaced by %s", guild_id, old, successor)
+        return row
 
     # -- art channels and gallery -------------------------------------------------------------
 
@@ -172,7 +196,7 @@ class GuildSettingsService:
         """Return the defaults for options a member leaves out, and the image-count ceiling."""
         if guild_id is None:
             return self.operator
-        row = await self.store.get(guild_id)
+        row = await self.get(guild_id)
         model = row.default_model or self.operator.model
         caps = CATALOG.get(model)
         out = replace(self.operator, model=model)

@@ -1,7 +1,8 @@
 """The credit table: what one image costs by model, resolution and quality.
 
-Defaults (from issue 6): ``gpt-image-1.5-official`` at 1K costs 1 (low), 2 (medium) or 4 (high)
-credits per image, twice that at 2K and four times at 4K; ``gpt-4o-image`` costs 2 per image.
+Defaults come from each model's ``credits`` in the model catalog (``bot/toapis/models.toml``:
+``gpt-image-1.5-official`` at 1K costs 1 (low), 2 (medium) or 4 (high) credits per image, twice
+that at 2K and four times at 4K; ``gpt-4o-image`` costs 2 per image).
 The operator may override any entry with ``QUOTA_CREDITS`` (JSON), e.g.::
 
     {"gpt-image-1.5-official": {"1k": {"low": 1, "medium": 2, "high": 4}, "4k": {"high": 20}},
@@ -16,29 +17,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.messages import say
-from bot.toapis.catalog import CATALOG, GPT_4O_IMAGE, GPT_IMAGE_15
+from bot.toapis.catalog import CATALOG, ModelCapabilities
 from bot.toapis.models import GenerationRequest
 
-__all__ = ["DEFAULT_CREDIT_TABLE", "CreditTable", "CreditTableError"]
+__all__ = ["CreditTable", "CreditTableError"]
 
 # What the service does when a request leaves these out (the vendor's defaults).
 SERVICE_DEFAULT_RESOLUTION = "1k"
 SERVICE_DEFAULT_QUALITY = "high"
-
-_BASE_15 = {"low": 1, "medium": 2, "high": 4}
-_TIER = {"1k": 1, "2k": 2, "4k": 4}
 
 
 class CreditTableError(ValueError):
     """The operator's credit table is not valid; the message says what to fix."""
 
 
-def _default_prices() -> dict[str, Any]:
+def _default_prices(models: Mapping[str, ModelCapabilities] | None = None) -> dict[str, Any]:
+    """The catalog's prices (its models in service), as a fresh table to merge overrides into."""
     return {
-        GPT_IMAGE_15: {
-            res: {q: base * mult for q, base in _BASE_15.items()} for res, mult in _TIER.items()
-        },
-        GPT_4O_IMAGE: 2,
+        name: caps.credits
+        if isinstance(caps.credits, int)
+        else {res: dict(row) for res, row in caps.credits.items()}
+        for name, caps in (CATALOG if models is None else models).items()
     }
 
 
@@ -49,26 +48,31 @@ class CreditTable:
     prices: Mapping[str, Any] = field(default_factory=_default_prices)
 
     @classmethod
-    def from_json(cls, text: str | None) -> CreditTable:
-        """Return the default table with the operator's JSON overrides merged in."""
+    def from_json(
+        cls, text: str | None, models: Mapping[str, ModelCapabilities] | None = None
+    ) -> CreditTable:
+        """Return the catalog's table (``models``, default the active one) with JSON overrides."""
         if text is None or not text.strip():
-            return cls()
+            return cls(_default_prices(models))
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CreditTableError(f"not valid JSON ({exc.msg})") from None
-        return cls.with_overrides(data)
+        return cls.with_overrides(data, models)
 
     @classmethod
-    def with_overrides(cls, data: Any) -> CreditTable:
-        """Return the default table with ``data`` (same shape as ``prices``) merged in."""
+    def with_overrides(
+        cls, data: Any, models: Mapping[str, ModelCapabilities] | None = None
+    ) -> CreditTable:
+        """Return the catalog's table with ``data`` (same shape as ``prices``) merged in."""
         if not isinstance(data, dict):
             raise CreditTableError('expected an object such as {"gpt-4o-image": 2}')
-        prices = _default_prices()
+        catalog = CATALOG if models is None else models
+        prices = _default_prices(catalog)
         for model, value in data.items():
-            caps = CATALOG.get(model)
+            caps = catalog.get(model)
             if caps is None:
-                raise CreditTableError(f"unknown model {model!r}; known: {', '.join(CATALOG)}")
+                raise CreditTableError(f"unknown model {model!r}; known: {', '.join(catalog)}")
             if caps.resolutions is None:
                 prices[model] = _credits(value, model)
                 continue
@@ -149,6 +153,3 @@ def _credits(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise CreditTableError(f"{where}: credits must be a whole number ≥ 0, not {value!r}")
     return value
-
-
-DEFAULT_CREDIT_TABLE = CreditTable()

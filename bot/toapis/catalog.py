@@ -1,12 +1,16 @@
 """What each ToAPIs model accepts, and validation of requests against it before any network call.
 
+The models come from a data file (``bot/toapis/models.toml``, or ``MODELS_FILE``; see
+``bot.toapis.catalog_file``); the process runs with one catalog, installed at start-up by
+``use_catalog``. ``CATALOG`` is a live view of its models in service.
+
 Every refusal is a ``RequestValidationError`` whose message is written for a Discord member: it
 says what to change, not what the API calls the field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.messages import say
@@ -21,9 +25,12 @@ __all__ = [
     "GPT_IMAGE_15",
     "ImageFacts",
     "ModelCapabilities",
+    "ModelCatalog",
     "RequestValidationError",
+    "active_catalog",
     "capabilities",
     "output_pixels",
+    "use_catalog",
     "validate_mask",
     "validate_reference",
     "validate_request",
@@ -32,25 +39,9 @@ __all__ = [
 MB = 1024 * 1024
 DEFAULT_MAX_IMAGES = 4
 
+# The shipped catalog's models (tests and docs name them; the code takes models from the file).
 GPT_IMAGE_15 = "gpt-image-1.5-official"
 GPT_4O_IMAGE = "gpt-4o-image"
-
-_RATIOS_15 = (
-    "1:1",
-    "3:2",
-    "2:3",
-    "4:3",
-    "3:4",
-    "5:4",
-    "4:5",
-    "16:9",
-    "9:16",
-    "2:1",
-    "1:2",
-    "21:9",
-    "9:21",
-)
-_RATIOS_4K = ("16:9", "9:16", "2:1", "1:2", "21:9", "9:21")
 
 # Output pixel sizes from the vendor's size table: size -> (1k, 2k, 4k).
 _PIXELS: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int] | None]] = {
@@ -80,7 +71,7 @@ class RequestValidationError(Refusal):
 
 @dataclass(frozen=True)
 class ModelCapabilities:
-    """What one model accepts."""
+    """What one model accepts (one ``[[models]]`` block of the catalog file)."""
 
     name: str
     label: str
@@ -99,53 +90,111 @@ class ModelCapabilities:
     max_reference_bytes: int
     mask_needs_alpha: bool
     max_mask_bytes: int | None
+    #: Credits per image: one number, or ``{resolution: {quality: credits}}``.
+    credits: int | Mapping[str, Mapping[str, int]] = 1
+    #: The display name in other languages (``zh-CN``...); ``label`` is the English.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    retired: bool = False
+    successor: str | None = None
     notes: tuple[str, ...] = field(default=())
 
     def allowed_counts(self, max_images: int = DEFAULT_MAX_IMAGES) -> tuple[int, ...]:
         """Return the image counts allowed under the operator's ceiling."""
         return tuple(c for c in self.counts if c <= max_images)
 
+    def label_in(self, language: str) -> str:
+        """Return the display name in ``language`` (the English one when it has none)."""
+        return self.labels.get(language, self.label)
 
-CATALOG: dict[str, ModelCapabilities] = {
-    GPT_IMAGE_15: ModelCapabilities(
-        name=GPT_IMAGE_15,
-        label="GPT Image (official gpt-image-2)",
-        sizes=_RATIOS_15,
-        allows_auto_size=True,
-        default_size="1:1",
-        resolutions=("1k", "2k", "4k"),
-        resolution_4k_sizes=_RATIOS_4K,
-        qualities=("low", "medium", "high"),
-        output_formats=("png", "jpeg"),
-        counts=tuple(range(1, 11)),
-        # The vendor names no limit; OpenAI's gpt-image models take 32,000 characters.
-        max_prompt_chars=32_000,
-        max_references=16,
-        reference_types=frozenset({"image/png", "image/jpeg"}),
-        max_reference_bytes=50 * MB,
-        mask_needs_alpha=True,
-        max_mask_bytes=None,
-    ),
-    GPT_4O_IMAGE: ModelCapabilities(
-        name=GPT_4O_IMAGE,
-        label="GPT-4o Image",
-        sizes=("1:1", "2:3", "3:2"),
-        allows_auto_size=False,
-        default_size="1:1",
-        resolutions=None,
-        resolution_4k_sizes=(),
-        qualities=None,
-        output_formats=None,
-        counts=(1, 2, 4),
-        max_prompt_chars=1000,
-        max_references=5,
-        reference_types=frozenset({"image/png", "image/jpeg", "image/webp"}),
-        max_reference_bytes=10 * MB,
-        mask_needs_alpha=False,
-        max_mask_bytes=4 * MB,
-        notes=("charged up front for every image asked for",),
-    ),
-}
+
+class ModelCatalog:
+    """Every model of a catalog file, retired ones too, in the file's order."""
+
+    def __init__(self, models: Sequence[ModelCapabilities], *, source: str = "") -> None:
+        self.source = source
+        self._all: dict[str, ModelCapabilities] = {m.name: m for m in models}
+        #: The models in service: what the commands offer and requests may use.
+        self.models: dict[str, ModelCapabilities] = {m.name: m for m in models if not m.retired}
+
+    def __repr__(self) -> str:
+        return f"ModelCatalog({self.source!r}, {list(self._all)})"
+
+    def get(self, name: str) -> ModelCapabilities | None:
+        """Return a model in service, or None (unknown or retired)."""
+        return self.models.get(name)
+
+    def known(self, name: str) -> ModelCapabilities | None:
+        """Return any model of the file, retired or not."""
+        return self._all.get(name)
+
+    def current_name(self, name: str) -> str | None:
+        """Return the model in service a name stands for (a retired one: its successor)."""
+        caps = self._all.get(name)
+        if caps is None:
+            return None
+        return caps.successor if caps.retired else caps.name
+
+    def retired_to(self, name: str) -> str | None:
+        """Return the successor when ``name`` is a retired model, else None."""
+        caps = self._all.get(name)
+        return caps.successor if caps is not None and caps.retired else None
+
+    @property
+    def first(self) -> ModelCapabilities:
+        """The first model in service (the default when nothing else is configured)."""
+        return next(iter(self.models.values()))
+
+    def offering(self, setting: str) -> ModelCapabilities | None:
+        """Return the first model in service that takes ``setting`` (resolution, quality...)."""
+        attr = {"resolution": "resolutions", "quality": "qualities", "format": "output_formats"}
+        for caps in self.models.values():
+            if getattr(caps, attr.get(setting, setting), None):
+                return caps
+        return None
+
+    def sizes(self) -> tuple[str, ...]:
+        """Every size of the models in service, in first-seen order."""
+        return tuple(dict.fromkeys(s for c in self.models.values() for s in c.sizes))
+
+    def option_values(self, attr: str) -> tuple[str, ...]:
+        """Every value of ``attr`` (``resolutions``, ``qualities``...) among models in service."""
+        return tuple(
+            dict.fromkeys(v for c in self.models.values() for v in (getattr(c, attr) or ()))
+        )
+
+
+_active: list[ModelCatalog] = []
+
+
+def active_catalog() -> ModelCatalog:
+    """The catalog this process runs with (the shipped one until ``use_catalog``)."""
+    if not _active:
+        from .catalog_file import load_catalog
+
+        _active.append(load_catalog())
+    return _active[-1]
+
+
+def use_catalog(catalog: ModelCatalog) -> None:
+    """Make ``catalog`` the process's catalog (at start-up, from ``MODELS_FILE``)."""
+    _active[:] = [catalog]
+
+
+class _ActiveModels(Mapping[str, ModelCapabilities]):
+    """``CATALOG``: the models in service of the active catalog, by name."""
+
+    def __getitem__(self, name: str) -> ModelCapabilities:
+        return active_catalog().models[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(active_catalog().models)
+
+    def __len__(self) -> int:
+        return len(active_catalog().models)
+
+
+#: The models in service, by name; follows ``use_catalog``.
+CATALOG: Mapping[str, ModelCapabilities] = _ActiveModels()
 
 
 def capabilities(model: str) -> ModelCapabilities:
@@ -175,6 +224,11 @@ def _one_of(values: Sequence[object]) -> str:
     return ", ".join(items[:-1]) + " or " + items[-1]
 
 
+def _other_model(field: str) -> str:
+    offering = active_catalog().offering(field.replace("output_", ""))
+    return offering.name if offering is not None else active_catalog().first.name
+
+
 def _check_option(
     caps: ModelCapabilities,
     field: str,
@@ -192,7 +246,7 @@ def _check_option(
                 "generation.request.no_setting",
                 model=caps.name,
                 setting=label.lower(),
-                other=GPT_IMAGE_15,
+                other=_other_model(field),
             ),
         )
     if value not in allowed:

@@ -150,8 +150,12 @@ class FakeToAPIs:
         balance: int | None = None,
         status_rate_limit: float | None = None,
         seed: int = 0,
+        model_aliases: dict[str, str] | None = None,
     ) -> None:
         self.api_key = api_key
+        #: Extra model names the service accepts, each with the rules of a known model (a model
+        #: the vendor added that a MODELS_FILE catalog offers).
+        self.model_aliases = dict(model_aliases or {})
         self.clock = clock if clock is not None else ManualClock()
         self.error_shape: ErrorShape = error_shape
         self.gpt_image_max_n = gpt_image_max_n
@@ -536,10 +540,16 @@ class FakeToAPIs:
             return denied
         if record.json_error or not record.body:
             return self._error(400, "The request body must be JSON")
+        body = record.json
+        alias = body.get("model") if isinstance(body, dict) else None
+        if isinstance(alias, str) and alias in self.model_aliases:
+            body = {**body, "model": self.model_aliases[alias]}
         try:
             valid = validate_generation(
-                record.json, gpt_image_max_n=self.gpt_image_max_n, lookup=self._lookup
+                body, gpt_image_max_n=self.gpt_image_max_n, lookup=self._lookup
             )
+            if body is not record.json:
+                valid = dataclasses.replace(valid, model=str(alias))
         except ValidationError as exc:
             return self._error(400, exc.message, code=exc.code)
         if self.balance is not None and valid.n > self.balance:
