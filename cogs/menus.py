@@ -72,7 +72,9 @@ class EditModal(discord.ui.Modal):
             raise Refusal(say("menus.edit.no_prompt"))
         await self.bot.flow.edit_image(interaction, Options(prompt=prompt), image)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    async def on_error(  # type: ignore[override]  # discord.py's own Modal signature
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
         await handle_error(interaction, error)
 
 
