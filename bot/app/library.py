@@ -36,6 +36,7 @@ from bot.app.errors import handle_error, reply
 from bot.app.render import state_label, truncate
 from bot.app.views import result_view
 from bot.generation import DeclaredImage
+from bot.generation.plan import short
 from bot.generation.tray import TrayState
 from bot.images import FittedImage, ImageProblem, fit_for_upload
 from bot.jobs.records import Job
@@ -108,7 +109,7 @@ def tray_text(state: TrayState) -> str:
         )
     ]
     for n, image in enumerate(state.images, start=1):
-        lines.append(say("tray.line", n=n, filename=truncate(image.filename, 80)))
+        lines.append(say("tray.line", n=n, filename=short(image.filename, 80)))
     return "\n".join(lines)
 
 

@@ -3,8 +3,8 @@
 Used by the message context menus ("Edit with Atelier", "Add to references"). Each image is
 described as the generation path sees an attachment (``DeclaredImage``); its bytes are fetched
 later by the same size-capped download and checked like any upload. An embed's image is read
-through Discord's media proxy (``proxy_url``) when Discord gives one, so the bot fetches from
-Discord rather than from whatever host another bot's embed names.
+through Discord's media proxy (``proxy_url``) only, so the bot fetches from Discord rather
+than from whatever host another bot's embed names; an embed image without one is left out.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def images_in(message: discord.Message) -> list[DeclaredImage]:
             found.append((att.url, att.filename, att.content_type, att.size, att.width, att.height))
     for embed in message.embeds:
         for media in (embed.image, embed.thumbnail):
-            url = media.proxy_url or media.url
+            # Only through Discord's proxy: an embed may name any host.
+            url = media.proxy_url
             if not url or url in seen or not url.startswith(("https://", "http://")):
                 continue
             seen.add(url)
