@@ -30,6 +30,7 @@ from bot.app.views import DYNAMIC_ITEMS
 from bot.clock import Clock
 from bot.config import Settings
 from bot.generation import GenerationService
+from bot.generation.tray import ReferenceTray
 from bot.identify import IDENTIFY_HOLD_SECONDS, identify_bucket
 from bot.jobs.engine import Engine
 from bot.moderation import Moderation
@@ -46,6 +47,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.quota",
     "cogs.settings",
     "cogs.status",
+    "cogs.menus",
+    "cogs.library",
 )
 #: ``bot_meta`` key of the hash of the last globally synced command tree.
 SYNC_HASH_KEY = "commands.global_hash"
@@ -84,11 +87,14 @@ class AtelierBot(commands.Bot):
         self.accepting = False
         self._closing = False
         self._engine_started = False
+        #: Members' reference trays ("Add to references"; used by /imagine and /edit).
+        self.tray = ReferenceTray(services.db.trays, services.policy, clock=services.clock)
         self.flow = GenerationFlow(
             services.generation,
             jobs=services.engine,
             download=AttachmentDownloader(services.session),
             show_progress=services.delivery.progress,
+            tray=self.tray,
         )
 
     # -- what cogs and tests use (read-only views onto the services) ----------------------------

@@ -29,6 +29,7 @@ from bot.generation import (
     options_of,
     upscale_options,
 )
+from bot.generation.tray import ReferenceTray, TrayUse
 from bot.images import MaskRegion
 from bot.jobs.records import Job
 from bot.messages import say
@@ -100,11 +101,14 @@ class GenerationFlow:
         jobs: JobLookup,
         download: Callable[[DeclaredImage], Awaitable[bytes]],
         show_progress: Callable[[Job], Awaitable[None]],
+        tray: ReferenceTray | None = None,
     ) -> None:
         self.generation = generation
         self.jobs = jobs
         self.download = download
         self.show_progress = show_progress
+        #: The members' reference trays, used by /imagine and /edit (None: no trays).
+        self.tray = tray
 
     # -- context ------------------------------------------------------------------------------
 
@@ -136,10 +140,11 @@ class GenerationFlow:
         images = [
             declared(a, say("app.label_image_n", n=i)) for i, a in enumerate(attachments, start=1)
         ]
+        tray = await self._tray(interaction, options, len(images))
         plan = await self.generation.plan(
-            self.context(interaction, "imagine"), options, images=images
+            self.context(interaction, "imagine"), options, images=[*images, *tray.images]
         )
-        await self._launch(interaction, plan)
+        await self._launch(interaction, plan, tray)
 
     async def edit(
         self,
@@ -150,14 +155,34 @@ class GenerationFlow:
         region: MaskRegion | None,
     ) -> None:
         """``/edit``: one image, optionally a mask or a region to repaint."""
+        tray = await self._tray(interaction, options, 1)
         plan = await self.generation.plan(
             self.context(interaction, "edit"),
             options,
-            images=[declared(image, say("app.label_image"))],
+            images=[declared(image, say("app.label_image")), *tray.images],
             mask=declared(mask, say("app.label_mask")) if mask is not None else None,
             region=region,
         )
+        await self._launch(interaction, plan, tray)
+
+    async def edit_image(
+        self, interaction: discord.Interaction[Any], options: Options, image: DeclaredImage
+    ) -> None:
+        """ "Edit with Atelier": one image of a message (its URL as Discord declared it)."""
+        plan = await self.generation.plan(
+            self.context(interaction, "edit"), options, images=[image]
+        )
         await self._launch(interaction, plan)
+
+    async def _tray(
+        self, interaction: discord.Interaction[Any], options: Options, attached: int
+    ) -> TrayUse:
+        """The member's tray images for this request (an expired tray is refused)."""
+        if self.tray is None:
+            return TrayUse((), ())
+        return await self.tray.for_request(
+            interaction.guild_id, interaction.user.id, model=options.model, attached=attached
+        )
 
     # -- buttons ------------------------------------------------------------------------------
 
@@ -226,7 +251,9 @@ class GenerationFlow:
 
     # -- the shared path ----------------------------------------------------------------------
 
-    async def _launch(self, interaction: discord.Interaction[Any], plan: Plan) -> None:
+    async def _launch(
+        self, interaction: discord.Interaction[Any], plan: Plan, tray: TrayUse | None = None
+    ) -> None:
         response = await interaction.response.defer(thinking=True)
         message_id = getattr(response, "message_id", None)
         if message_id is None:
@@ -245,4 +272,7 @@ class GenerationFlow:
         )
         job = await self.generation.start(plan, images=datas, mask=mask, target=target)
         interaction.extras[SHOWN] = True
+        if tray is not None and self.tray is not None:
+            # Accepted: the tray's images are in the job now.
+            await self.tray.used(interaction.guild_id, interaction.user.id, tray)
         await self.show_progress(job)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from bot.audit.store import AuditStore
+from bot.generation.history import JobHistoryStore
 from bot.generation.store import JobDiscordStore
+from bot.generation.tray_store import TrayStore
 from bot.guild_settings.store import GuildSettingsStore
 from bot.jobs.store import DurationStatsStore, JobStore, UploadCacheStore
 from bot.quota.store import QuotaStore
@@ -65,6 +67,16 @@ class Database(Protocol):
     @property
     def identify(self) -> IdentifyGate:
         """The gateway identify gate shared by every process on this database."""
+        ...
+
+    @property
+    def trays(self) -> TrayStore:
+        """Members' reference trays (``bot.generation.tray_store``)."""
+        ...
+
+    @property
+    def history(self) -> JobHistoryStore:
+        """Members' jobs per server, newest first (``/history``)."""
         ...
 
     @property

@@ -14,6 +14,8 @@ MANAGE_GUILD = 1 << 5
 
 #: Discord's rule for command and option names (the localized ones too).
 NAME = re.compile(r"^[-_\w]{1,32}$")
+#: Context menus (message and user commands): mixed case and spaces, 1-32 characters.
+MENU_NAME = re.compile(r"^[-_' \w]{1,32}$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -36,12 +38,17 @@ def _labels(msg: Message) -> list[str]:
     return found
 
 
-def _check_localized(node: dict[str, Any], where: str, problems: list[str]) -> None:
+def _check_localized(
+    node: dict[str, Any], where: str, problems: list[str], *, menu: bool = False
+) -> None:
     names = node.get("name_localizations") or {}
     descriptions = node.get("description_localizations") or {}
     zh = names.get("zh-CN")
     if not zh:
         problems.append(f"{where}: no zh-CN name")
+    elif menu:
+        if not MENU_NAME.match(zh) or zh.strip() != zh:
+            problems.append(f"{where}: zh-CN menu name {zh!r} breaks Discord's rules")
     elif not NAME.match(zh) or zh != zh.lower():
         problems.append(f"{where}: zh-CN name {zh!r} breaks Discord's rules")
     if node.get("description") and not descriptions.get("zh-CN"):
@@ -61,9 +68,12 @@ async def test_synced_commands_carry_zh_cn_for_every_name_description_and_choice
 ) -> None:
     synced = atelier.discord.commands[None]
     assert {name for name, _ in synced} >= {"imagine", "edit", "jobs", "quota", "settings"}
+    menus = {name: c for (name, kind), c in synced.items() if kind == 3}
+    assert menus["Edit with Atelier"]["name_localizations"]["zh-CN"] == "用 Atelier 编辑"
+    assert menus["Add to references"]["name_localizations"]["zh-CN"] == "加入参考图"
     problems: list[str] = []
-    for (name, _), command in synced.items():
-        _check_localized(command, f"/{name}", problems)
+    for (name, kind), command in synced.items():
+        _check_localized(command, f"/{name}", problems, menu=kind in (2, 3))
     assert not problems, "\n".join(problems)
     imagine = next(c for (n, _), c in synced.items() if n == "imagine")
     assert imagine["name_localizations"]["zh-CN"] == "绘图"

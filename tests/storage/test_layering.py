@@ -13,6 +13,7 @@ FORBIDDEN = (
     "bot.guild_settings.blocklist",
     "bot.guild_settings.policy",
     "bot.jobs.engine",
+    "bot.generation.tray",
     "cogs",
 )
 

@@ -28,13 +28,13 @@ def test_both_dialects_ship_the_same_versions() -> None:
         d: [(m.version, m.name) for m in discover_migrations(migrations_dir(d))] for d in DIALECTS
     }
     assert shipped["sqlite"] == shipped["postgresql"]
-    assert len(shipped["sqlite"]) == 9
+    assert len(shipped["sqlite"]) == 10
 
 
 async def test_fresh_database_gets_every_migration_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     db = await open_database(f"sqlite:///{path}")
-    assert db.schema_version == len(discover_migrations()) == 9
+    assert db.schema_version == len(discover_migrations()) == 10
     await db.close()
     conn = sqlite3.connect(path)
     try:

@@ -14,6 +14,7 @@ from bot.storage.postgres.extras import PostgresJobDiscord, PostgresMeta, Postgr
 from bot.storage.postgres.guild_settings import PostgresGuildSettingsStore
 from bot.storage.postgres.identify import PostgresIdentifyGate
 from bot.storage.postgres.jobs import PostgresJobStore
+from bot.storage.postgres.library import PostgresJobHistory, PostgresTrays
 from bot.storage.postgres.migrate import apply_migrations
 from bot.storage.postgres.quota import PostgresQuotaStore
 from bot.storage.url import DatabaseURL
@@ -45,6 +46,8 @@ class PostgresDatabase:
         self._job_discord = PostgresJobDiscord(pool)
         self._identify = PostgresIdentifyGate(pool)
         self._audit = PostgresAuditStore(pool)
+        self._trays = PostgresTrays(pool)
+        self._history = PostgresJobHistory(pool)
 
     @property
     def connection(self) -> PostgresPool:
@@ -86,6 +89,14 @@ class PostgresDatabase:
     @property
     def identify(self) -> PostgresIdentifyGate:
         return self._identify
+
+    @property
+    def trays(self) -> PostgresTrays:
+        return self._trays
+
+    @property
+    def history(self) -> PostgresJobHistory:
+        return self._history
 
     @property
     def schema_version(self) -> int:

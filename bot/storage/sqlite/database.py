@@ -12,6 +12,7 @@ from bot.storage.sqlite.extras import SQLiteJobDiscord, SQLiteMeta, SQLiteUpload
 from bot.storage.sqlite.guild_settings import SQLiteGuildSettingsStore
 from bot.storage.sqlite.identify import LocalIdentifyGate
 from bot.storage.sqlite.jobs import SQLiteJobStore
+from bot.storage.sqlite.library import SQLiteJobHistory, SQLiteTrays
 from bot.storage.sqlite.migrate import apply_migrations
 from bot.storage.sqlite.quota import SQLiteQuotaStore
 from bot.storage.url import DatabaseURL
@@ -36,6 +37,8 @@ class SQLiteDatabase:
         self._job_discord = SQLiteJobDiscord(conn)
         self._identify = LocalIdentifyGate()
         self._audit = SQLiteAuditStore(conn)
+        self._trays = SQLiteTrays(conn)
+        self._history = SQLiteJobHistory(conn)
 
     @property
     def connection(self) -> SQLiteConnection:
@@ -77,6 +80,14 @@ class SQLiteDatabase:
     @property
     def identify(self) -> LocalIdentifyGate:
         return self._identify
+
+    @property
+    def trays(self) -> SQLiteTrays:
+        return self._trays
+
+    @property
+    def history(self) -> SQLiteJobHistory:
+        return self._history
 
     @property
     def schema_version(self) -> int:

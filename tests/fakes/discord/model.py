@@ -324,9 +324,15 @@ class Guild:
         return channel
 
     def add_member(
-        self, username: str, *, roles: list[Role] | tuple[Role, ...] = (), nick: str | None = None
+        self,
+        username: str,
+        *,
+        roles: list[Role] | tuple[Role, ...] = (),
+        nick: str | None = None,
+        bot: bool = False,
     ) -> Member:
-        user = User(self.fake.ids.next(), username)
+        """Add a member (``bot=True``: another bot, e.g. one whose posts a menu targets)."""
+        user = User(self.fake.ids.next(), username, bot=bot)
         self.fake.users[user.id] = user
         member = Member(user, self, list(roles), nick=nick, joined_at=self.fake.clock.now())
         self.members[member.id] = member

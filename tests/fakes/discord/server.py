@@ -57,6 +57,16 @@ SUB_COMMAND, SUB_COMMAND_GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = range(3, 12)
 
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+#: User and message (context menu) command names: mixed case and spaces allowed, 1-32 characters.
+_MENU_NAME = re.compile(r"^[-_' \w]{1,32}$")
+CHAT_INPUT, USER_COMMAND, MESSAGE_COMMAND = 1, 2, 3
+
+
+def _valid_command_name(name: str, ctype: int) -> bool:
+    """Discord's naming rule: lowercase words for slash commands, free text for menus."""
+    if ctype in (USER_COMMAND, MESSAGE_COMMAND):
+        return bool(_MENU_NAME.match(name)) and name.strip() == name
+    return bool(_COMMAND_NAME.match(name)) and (ctype != CHAT_INPUT or name == name.lower())
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -806,6 +816,109 @@ class FakeDiscord:
             rec.source_message_id = source
         return self._deliver(rec)
 
+    # ------------------------------------------------------------------ scenario: message commands
+
+    def cdn_file(self, channel: Channel, upload: Upload | tuple[str, bytes]) -> StoredAttachment:
+        """Serve ``upload`` from the fake CDN (e.g. for an embed's image); not on any message."""
+        if isinstance(upload, tuple):
+            upload = Upload(*upload)
+        return self._store_upload(channel.id, upload)
+
+    def post_message(
+        self,
+        channel: Channel,
+        author: Member | User,
+        content: str = "",
+        *,
+        files: list[Upload] | tuple[Upload, ...] = (),
+        embed_images: list[Upload] | tuple[Upload, ...] = (),
+        embed_thumbnails: list[Upload] | tuple[Upload, ...] = (),
+        embeds: list[dict[str, Any]] | None = None,
+    ) -> Message:
+        """Post a message as a member or another bot: ``files`` become its attachments,
+        ``embed_images`` / ``embed_thumbnails`` embeds whose image / thumbnail the CDN serves.
+
+        Dispatched as MESSAGE_CREATE like the bot's own posts; a message command can then
+        target it (``message_command``).
+        """
+        user = author.user if isinstance(author, Member) else author
+        out_embeds = list(embeds or [])
+        for key, uploads in (("image", embed_images), ("thumbnail", embed_thumbnails)):
+            for upload in uploads:
+                att = self.cdn_file(channel, upload)
+                media = {"url": att.url, "proxy_url": att.proxy_url}
+                if att.width is not None:
+                    media |= {"width": att.width, "height": att.height}
+                out_embeds.append({"type": "rich", key: media})
+        msg = Message(
+            id=self.ids.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild.id,
+            author=user,
+            created_at=self.clock.now(),
+            content=content,
+            embeds=out_embeds,
+        )
+        msg.attachments = [self._store_upload(channel.id, f) for f in files]
+        msg.history.append({"payload": {"content": content}, "files": [], "at": msg.created_at})
+        self.messages[msg.id] = msg
+        channel.last_message_id = msg.id
+        self._dispatch_message("MESSAGE_CREATE", msg)
+        return msg
+
+    def message_command(
+        self,
+        name: str,
+        target: Message | int,
+        *,
+        guild: Guild | None = None,
+        channel: Channel | None = None,
+        member: Member | None = None,
+        locale: str = "en-US",
+        attachment_size_limit: int | None = None,
+        app_permissions: int | None = None,
+    ) -> InteractionRecord:
+        """Run the message context-menu command ``name`` (its English name) on ``target``.
+
+        Sends what Discord sends: an APPLICATION_COMMAND interaction whose ``data`` has
+        ``type`` 3, ``target_id`` and the whole message under ``resolved.messages``.
+        """
+        msg = self.messages[target] if isinstance(target, int) else target
+        if msg.deleted:
+            raise LookupError("message was deleted")
+        if msg.ephemeral:
+            raise LookupError("ephemeral messages have no context menu")
+        assert msg.guild_id is not None
+        guild = guild or self.guilds[msg.guild_id]
+        if guild.id != msg.guild_id:
+            raise ValueError("the message is in another guild")
+        channel = channel or guild.channels[msg.channel_id]
+        if channel.id != msg.channel_id:
+            raise ValueError("the message is in another channel")
+        if member is None:
+            member = next(m for m in guild.members.values() if not m.user.bot)
+        cmd, scope = self.find_command(name, guild.id, MESSAGE_COMMAND)
+        data: dict[str, Any] = {
+            "id": cmd["id"],
+            "name": cmd["name"],
+            "type": MESSAGE_COMMAND,
+            "target_id": str(msg.id),
+            "resolved": {"messages": {str(msg.id): msg.to_payload()}},
+        }
+        if scope is not None:
+            data["guild_id"] = str(scope)
+        rec = self._interaction_payload(
+            2,
+            guild=guild,
+            channel=channel,
+            member=member,
+            data=data,
+            locale=locale,
+            attachment_size_limit=attachment_size_limit,
+            app_permissions=app_permissions,
+        )
+        return self._deliver(rec)
+
     # ------------------------------------------------------------------ HTTP plumbing
 
     def _routes(self, app: web.Application) -> None:
@@ -1035,9 +1148,26 @@ class FakeDiscord:
         ctype = raw.get("type", 1)
         name = raw.get("name", "")
         problems: list[tuple[list[str | int], str, str]] = []
-        if not _COMMAND_NAME.match(name) or (ctype == 1 and name != name.lower()):
+        if not _valid_command_name(name, ctype):
             problems.append(
                 ([index, "name"], "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+            )
+        for loc, localized in (raw.get("name_localizations") or {}).items():
+            if not isinstance(localized, str) or not _valid_command_name(localized, ctype):
+                problems.append(
+                    (
+                        [index, "name_localizations", loc],
+                        "APPLICATION_COMMAND_INVALID_NAME",
+                        "Command name is invalid",
+                    )
+                )
+        if ctype in (USER_COMMAND, MESSAGE_COMMAND) and raw.get("options"):
+            problems.append(
+                (
+                    [index, "options"],
+                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                    "Context menu commands cannot have options",
+                )
             )
         if ctype == 1 and not 1 <= len(raw.get("description", "")) <= 100:
             problems.append(
@@ -1209,7 +1339,8 @@ class FakeDiscord:
             }
         else:
             data = msg.to_payload(with_nonce=event == "MESSAGE_CREATE")
-            data["member"] = guild.bot_member.to_payload(with_user=False)
+            author = guild.members.get(msg.author.id, guild.bot_member)
+            data["member"] = author.to_payload(with_user=False)
         self._dispatch_guild_event(guild, event, data)
 
     def _check_edit_limits(self, msg: Message) -> None:
