@@ -231,7 +231,7 @@ def test_repaint_mask_is_transparent_exactly_over_the_chosen_cells() -> None:
     assert holes == [(0, 0, 30, 20), (30, 20, 61, 41)]
     for x in range(91):
         for y in range(61):
-            inside = any(l <= x < r and t <= y < b for l, t, r, b in holes)
+            inside = any(x0 <= x < x1 and y0 <= y < y1 for x0, y0, x1, y1 in holes)
             assert mask.getpixel((x, y)) == (0 if inside else 255), (x, y)
 
 

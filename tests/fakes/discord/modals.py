@@ -36,43 +36,43 @@ def _length(problems: list[Problem], path: list[str | int], value: Any, lo: int,
 
 def _text_input(problems: list[Problem], path: list[str | int], item: dict[str, Any]) -> None:
     if item.get("style") not in (1, 2):
-        problems.append((path + ["style"], "BASE_TYPE_CHOICES", "Value must be one of (1, 2)."))
+        problems.append(([*path, "style"], "BASE_TYPE_CHOICES", "Value must be one of (1, 2)."))
     lo, hi = item.get("min_length", 0), item.get("max_length", MAX_TEXT)
     for key, value in (("min_length", lo), ("max_length", hi)):
         if not isinstance(value, int) or not 0 <= value <= MAX_TEXT:
             problems.append(
-                (path + [key], "NUMBER_TYPE_MAX", f"int value should be <= {MAX_TEXT}.")
+                ([*path, key], "NUMBER_TYPE_MAX", f"int value should be <= {MAX_TEXT}.")
             )
-    _length(problems, path + ["placeholder"], item.get("placeholder"), 0, 100)
+    _length(problems, [*path, "placeholder"], item.get("placeholder"), 0, 100)
     if "value" in item:
-        _length(problems, path + ["value"], item["value"], 0, min(hi, MAX_TEXT))
+        _length(problems, [*path, "value"], item["value"], 0, min(hi, MAX_TEXT))
 
 
 def _select(problems: list[Problem], path: list[str | int], item: dict[str, Any]) -> None:
     lo, hi = item.get("min_values", 1), item.get("max_values", 1)
     if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi <= 25):
-        problems.append((path + ["max_values"], "NUMBER_TYPE_MAX", "int value should be <= 25."))
-    _length(problems, path + ["placeholder"], item.get("placeholder"), 0, 150)
+        problems.append(([*path, "max_values"], "NUMBER_TYPE_MAX", "int value should be <= 25."))
+    _length(problems, [*path, "placeholder"], item.get("placeholder"), 0, 150)
     if item.get("type") != 3:
         return
     options = item.get("options") or []
     if not 1 <= len(options) <= 25:
         problems.append(
-            (path + ["options"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 25 in length.")
+            ([*path, "options"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 25 in length.")
         )
     if isinstance(hi, int) and hi > len(options):
         problems.append(
-            (path + ["max_values"], "NUMBER_TYPE_MAX", f"int value should be <= {len(options)}.")
+            ([*path, "max_values"], "NUMBER_TYPE_MAX", f"int value should be <= {len(options)}.")
         )
     seen: set[str] = set()
     for i, option in enumerate(options):
-        where = path + ["options", i]
-        _length(problems, where + ["label"], option.get("label"), 1, 100)
-        _length(problems, where + ["value"], option.get("value"), 1, 100)
-        _length(problems, where + ["description"], option.get("description"), 0, 100)
+        where = [*path, "options", i]
+        _length(problems, [*where, "label"], option.get("label"), 1, 100)
+        _length(problems, [*where, "value"], option.get("value"), 1, 100)
+        _length(problems, [*where, "description"], option.get("description"), 0, 100)
         if option.get("value") in seen:
             problems.append(
-                (where + ["value"], "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED", "Duplicated.")
+                ([*where, "value"], "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED", "Duplicated.")
             )
         seen.add(str(option.get("value")))
 
@@ -88,20 +88,20 @@ def modal_problems(data: Mapping[str, Any]) -> list[Problem]:
             if len(inner) != 1 or inner[0].get("type") != 4:
                 problems.append(
                     (
-                        path + ["components"],
+                        [*path, "components"],
                         "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
                         "A modal row holds one text input.",
                     )
                 )
                 continue
-            _text_input(problems, path + ["components", 0], inner[0])
+            _text_input(problems, [*path, "components", 0], inner[0])
         elif kind == 18:
-            _length(problems, path + ["label"], item.get("label"), 1, 45)
+            _length(problems, [*path, "label"], item.get("label"), 1, 45)
             if item.get("label") is None:
-                problems.append((path + ["label"], "BASE_TYPE_REQUIRED", "This field is required"))
-            _length(problems, path + ["description"], item.get("description"), 0, 100)
+                problems.append(([*path, "label"], "BASE_TYPE_REQUIRED", "This field is required"))
+            _length(problems, [*path, "description"], item.get("description"), 0, 100)
             inner = item.get("component")
-            where = path + ["component"]
+            where = [*path, "component"]
             if not isinstance(inner, dict):
                 problems.append((where, "BASE_TYPE_REQUIRED", "This field is required"))
             elif inner.get("type") == 4:
@@ -109,11 +109,11 @@ def modal_problems(data: Mapping[str, Any]) -> list[Problem]:
             elif inner.get("type") in SELECT_TYPES:
                 _select(problems, where, inner)
             else:
-                problems.append((where + ["type"], "UNION_TYPE_CHOICES", "Not allowed in a label."))
+                problems.append(([*where, "type"], "UNION_TYPE_CHOICES", "Not allowed in a label."))
         elif kind == 10:
-            _length(problems, path + ["content"], item.get("content"), 1, 4000)
+            _length(problems, [*path, "content"], item.get("content"), 1, 4000)
         else:
-            problems.append((path + ["type"], "UNION_TYPE_CHOICES", "Not allowed in a modal."))
+            problems.append(([*path, "type"], "UNION_TYPE_CHOICES", "Not allowed in a modal."))
     return problems
 
 
