@@ -34,7 +34,7 @@ from bot.generation.store import JobDiscordInfo, JobDiscordStore
 from bot.images import MaskRegion, inspect_image
 from bot.jobs.records import Job, NewJob, ReferenceImage
 from bot.messages import say
-from bot.policy import GenerationPolicy, RequestContext
+from bot.policy import GenerationPolicy, PricedPolicy, RequestContext
 from bot.refusal import Refusal
 from bot.toapis.catalog import ImageFacts, capabilities, validate_request
 
@@ -120,6 +120,12 @@ class GenerationService:
             parent_job_id=parent_job_id,
             canvas=canvas,
         )
+
+    def price(self, plan: Plan) -> int | None:
+        """Return what the planned request will cost, when the policy counts credits."""
+        if isinstance(self.policy, PricedPolicy):
+            return self.policy.price(plan.request)
+        return None
 
     # -- step 2: after deferring and downloading -----------------------------------------------
 
