@@ -26,9 +26,7 @@ __all__ = [
 
 InteractionKind = Literal["command", "button"]
 #: What started the generation: a slash command or one of the result buttons.
-Origin = Literal[
-    "imagine", "edit", "reroll", "vary", "upscale", "region", "zoom", "pan", "remix"
-]
+Origin = Literal["imagine", "edit", "reroll", "vary", "upscale", "region", "zoom", "pan", "remix"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ restart is not answered; the buttons themselves survive restarts).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from typing import Any
 
@@ -39,8 +38,6 @@ from bot.messages import say, say_plural
 from bot.policy import Origin
 from bot.refusal import Refusal
 from bot.toapis.catalog import CATALOG, GPT_IMAGE_15
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "AREAS_SELECT",
@@ -168,7 +165,13 @@ async def open_region(
     job = await flow._job(job_id)
     images = _images(interaction)
     plan = await _plan_canvas(
-        flow, interaction, job, "region", Repaint((MaskRegion.CENTRE,)), images[0], job.request.prompt
+        flow,
+        interaction,
+        job,
+        "region",
+        Repaint((MaskRegion.CENTRE,)),
+        images[0],
+        job.request.prompt,
     )
     modal = RegionModal(job, len(images), flow.generation.price(plan))
     await interaction.response.send_modal(modal)
@@ -267,7 +270,9 @@ async def remix(
 def _title(key: str, cost: int | None) -> str:
     title = say(key)
     if cost is not None:
-        title = say("app.edit.title_cost", title=title, cost=say_plural("quota.credits", cost, n=cost))
+        title = say(
+            "app.edit.title_cost", title=title, cost=say_plural("quota.credits", cost, n=cost)
+        )
     return title[:TITLE_MAX]
 
 
@@ -312,10 +317,6 @@ class _EditModal(discord.ui.Modal):
         if images > 1:
             self.image = _image_select(images)
             self.add_item(discord.ui.Label(text=say("app.edit.image_label"), component=self.image))
-
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
-        # run_on_flow answers every error itself; this is what escaped it.
-        log.error("edit modal failed", exc_info=error)
 
 
 class RegionModal(_EditModal):
@@ -374,10 +375,15 @@ class CanvasModal(_EditModal):
             )
             options.append(
                 discord.SelectOption(
-                    label=say(key), value=value, description=description, default=value == "zoom-1.5"
+                    label=say(key),
+                    value=value,
+                    description=description,
+                    default=value == "zoom-1.5",
                 )
             )
-        self.tool: discord.ui.Select[Any] = discord.ui.Select(custom_id=TOOL_SELECT, options=options)
+        self.tool: discord.ui.Select[Any] = discord.ui.Select(
+            custom_id=TOOL_SELECT, options=options
+        )
         self.prompt = _prompt_input(job)
         self.add_item(discord.ui.Label(text=say("app.edit.tool_label"), component=self.tool))
         self.add_item(
@@ -393,7 +399,12 @@ class CanvasModal(_EditModal):
         await run_on_flow(
             interaction,
             lambda flow: canvas(
-                flow, interaction, self.job_id, _picked_image(self.image), str(tool), self.prompt.value
+                flow,
+                interaction,
+                self.job_id,
+                _picked_image(self.image),
+                str(tool),
+                self.prompt.value,
             ),
         )
 

@@ -163,9 +163,9 @@ def result_view(job_id: int, images: int) -> discord.ui.View:
     serves any number of images."""
     view = discord.ui.View(timeout=None)
     for action in ("reroll", "region", "canvas", "remix", "delete"):
-        item = JobButton(action, job_id)
-        item.row = 0
-        view.add_item(item)
+        button = JobButton(action, job_id)
+        button.row = 0
+        view.add_item(button)
     images = max(0, min(images, 10))
     for first_row, action in ((1, "vary"), (3 if images > 5 else 2, "upscale")):
         for n in range(1, images + 1):
