@@ -17,6 +17,7 @@ from bot.generation.canvas import (
     ZoomOut,
     build_canvas,
     canvas_ratio,
+    limits_for,
     parse_area,
     place,
 )
@@ -260,3 +261,27 @@ def test_select_values_name_presets_and_cells() -> None:
     assert parse_area("top half") is MaskRegion.TOP_HALF
     with pytest.raises(ValueError):
         parse_area("cell-3-3")
+
+
+def test_model_limits_cap_the_canvas_at_the_largest_picture_the_model_paints() -> None:
+    limits_15 = limits_for(CATALOG[GPT_IMAGE_15], 10 * 1024 * 1024)
+    limits_4o = limits_for(CATALOG[GPT_4O_IMAGE], 10 * 1024 * 1024)
+    assert limits_15 == {
+        "max_pixels": 3840 * 2160,
+        "max_bytes": 10 * 1024 * 1024,
+        "max_mask_bytes": 10 * 1024 * 1024,
+    }
+    assert limits_4o == {
+        "max_pixels": 1536 * 1024,
+        "max_bytes": 10 * 1024 * 1024,
+        "max_mask_bytes": 4 * 1024 * 1024,
+    }
+    # A 2x zoom of a 1024x1024 gpt-4o result would be 2048x2048: it is scaled to fit.
+    img = Image.new("RGB", (1024, 1024), (10, 200, 30))
+    ratio = canvas_ratio(ZoomOut(2.0), 1024, 1024, SIZES_4O)
+    built = build_canvas(ZoomOut(2.0), encode(img), ratio=ratio, **limits_4o)
+    assert ratio == "1:1" and built.width == built.height
+    assert built.width * built.height <= 1536 * 1024
+    left, top, right, bottom = built.box
+    assert right - left == bottom - top == round(1024 * built.width / 2048)
+    assert_mask_keeps_exactly(alpha(built.mask), built.box)
