@@ -12,7 +12,7 @@ This module does not import discord: ``RequestContext`` carries what the Discord
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.toapis.models import GenerationRequest
 
@@ -20,12 +20,13 @@ __all__ = [
     "GenerationPolicy",
     "GuildDefaults",
     "PermissivePolicy",
+    "PricedPolicy",
     "RequestContext",
 ]
 
 InteractionKind = Literal["command", "button"]
 #: What started the generation: a slash command or one of the result buttons.
-Origin = Literal["imagine", "edit", "reroll", "vary", "upscale"]
+Origin = Literal["imagine", "edit", "reroll", "vary", "upscale", "region", "zoom", "pan", "remix"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,15 @@ class GenerationPolicy(Protocol):
 
     async def defaults(self, guild_id: int | None) -> GuildDefaults:
         """Return the server's defaults (falling back to the configuration)."""
+        ...
+
+
+@runtime_checkable
+class PricedPolicy(Protocol):
+    """A policy that can also say what a request will cost (shown before it is spent)."""
+
+    def price(self, request: GenerationRequest) -> int | None:
+        """Return the credits ``request`` costs, or None when nothing is counted."""
         ...
 
 

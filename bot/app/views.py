@@ -2,7 +2,8 @@
 
 ``custom_id`` formats (all well under Discord's 100 characters):
 ``atelier:reroll:<job>``, ``atelier:vary:<job>:<n>``, ``atelier:upscale:<job>:<n>``,
-``atelier:delete:<job>``. The bot registers them with ``add_dynamic_items`` in ``setup_hook``;
+``atelier:delete:<job>``, and the edit tools ``atelier:region:<job>``,
+``atelier:canvas:<job>`` (Zoom out / Pan), ``atelier:remix:<job>``. The bot registers them with ``add_dynamic_items`` in ``setup_hook``;
 each callback hands over to the bot's ``GenerationFlow`` (the same path as the commands)
 through an explicit table from the ``custom_id`` action to the flow's handler
 (``JOB_ACTIONS``, ``IMAGE_ACTIONS``): buttons already posted keep their meaning whatever the
@@ -17,9 +18,9 @@ from typing import Any, ClassVar
 
 import discord
 
-from bot import i18n
-from bot.app.errors import handle_error, reply
+from bot.app import edit_tools
 from bot.app.flow import GenerationFlow
+from bot.app.running import run_on_flow
 from bot.messages import say
 
 __all__ = [
@@ -41,6 +42,10 @@ ImageHandler = Callable[[GenerationFlow, discord.Interaction[Any], int, int], Aw
 JOB_ACTIONS: Mapping[str, JobHandler] = {
     "reroll": GenerationFlow.reroll,
     "delete": GenerationFlow.delete,
+    # The edit tools open a modal first (``bot.app.edit_tools``).
+    "region": edit_tools.open_region,
+    "canvas": edit_tools.open_canvas,
+    "remix": edit_tools.open_remix,
 }
 #: ``atelier:<action>:<job>:<n>`` → the flow's handler (n: the image on the message, from 1).
 IMAGE_ACTIONS: Mapping[str, ImageHandler] = {
@@ -53,35 +58,24 @@ def _alternatives(actions: Mapping[str, object]) -> str:
     return "|".join(re.escape(action) for action in actions)
 
 
-async def _run(
-    interaction: discord.Interaction[Any], call: Callable[[GenerationFlow], Awaitable[None]]
-) -> None:
-    # The button's task speaks the member's language; the server's is remembered for its posts.
-    i18n.use(getattr(interaction, "locale", None))
-    client: Any = interaction.client
-    languages = getattr(client, "languages", None)
-    if languages is not None:
-        languages.learn(interaction.guild_id, getattr(interaction, "guild_locale", None))
-    if not client.accepting:
-        await reply(interaction, say("app.restarting"))
-        return
-    flow: GenerationFlow = client.flow
-    try:
-        await call(flow)
-    except Exception as exc:
-        await handle_error(interaction, exc)
+# Shared with the edit tools' modals (``bot.app.edit_tools``).
+_run = run_on_flow
 
 
 class JobButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=rf"atelier:(?P<action>{_alternatives(JOB_ACTIONS)}):(?P<job>[0-9]+)",
 ):
-    """Act on the whole result: Re-roll (the same request again) or Delete the message (the
-    member who asked, or members with Manage Messages)."""
+    """Act on the whole result: Re-roll (the same request again), the edit tools (a modal
+    first: Vary (Region), Zoom out / Pan, Remix) or Delete the message (the member who asked,
+    or members with Manage Messages)."""
 
     LOOKS: ClassVar[dict[str, tuple[str, str, discord.ButtonStyle]]] = {
         "reroll": ("app.button.reroll", "🎲", discord.ButtonStyle.primary),
         "delete": ("app.button.delete", "🗑️", discord.ButtonStyle.danger),
+        "region": ("app.button.region", "🖌️", discord.ButtonStyle.secondary),
+        "canvas": ("app.button.canvas", "🔍", discord.ButtonStyle.secondary),
+        "remix": ("app.button.remix", "✏️", discord.ButtonStyle.secondary),
     }
 
     def __init__(self, action: str, job_id: int) -> None:
@@ -164,10 +158,14 @@ def _finished(view: discord.ui.View) -> discord.ui.View:
 
 
 def result_view(job_id: int, images: int) -> discord.ui.View:
-    """Re-roll and Delete, then Vary n and Upscale n for each image (at most 10: 5 rows)."""
+    """Re-roll, the edit tools and Delete on the first row, then Vary n and Upscale n for each
+    image (at most 10: 5 rows). The edit tools ask for the image in their modal, so one row
+    serves any number of images."""
     view = discord.ui.View(timeout=None)
-    view.add_item(JobButton("reroll", job_id))
-    view.add_item(JobButton("delete", job_id))
+    for action in ("reroll", "region", "canvas", "remix", "delete"):
+        button = JobButton(action, job_id)
+        button.row = 0
+        view.add_item(button)
     images = max(0, min(images, 10))
     for first_row, action in ((1, "vary"), (3 if images > 5 else 2, "upscale")):
         for n in range(1, images + 1):

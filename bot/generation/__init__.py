@@ -17,7 +17,7 @@ from bot.generation.plan import (
 )
 from bot.generation.references import REFERENCE_KEEP_SECONDS
 from bot.generation.service import GenerationService, Submit
-from bot.generation.variants import options_of, upscale_options
+from bot.generation.variants import canvas_options, options_of, remix_options, upscale_options
 
 __all__ = [
     "REFERENCE_KEEP_SECONDS",
@@ -28,7 +28,9 @@ __all__ = [
     "Options",
     "Plan",
     "Submit",
+    "canvas_options",
     "nearest_size",
     "options_of",
+    "remix_options",
     "upscale_options",
 ]

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.generation.canvas import CanvasEdit
 from bot.images import MaskRegion
 from bot.jobs.records import ReferenceImage
 from bot.messages import say
@@ -76,6 +77,7 @@ class Plan:
     region: MaskRegion | None = None
     stored: tuple[ReferenceImage, ...] = ()  # references kept from an earlier job (re-roll)
     parent_job_id: int | None = None
+    canvas: CanvasEdit | None = None  # repaint areas, zoom out or pan the one image
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.clock import Clock, SystemClock
+from bot.generation import canvas as canvases
 from bot.generation import references
+from bot.generation.canvas import CanvasEdit
 from bot.generation.plan import (
     UPLOAD_MAX_BYTES,
     DeclaredImage,
@@ -29,10 +31,10 @@ from bot.generation.plan import (
 )
 from bot.generation.references import REFERENCE_KEEP_SECONDS, Checked
 from bot.generation.store import JobDiscordInfo, JobDiscordStore
-from bot.images import MaskRegion
+from bot.images import MaskRegion, inspect_image
 from bot.jobs.records import Job, NewJob, ReferenceImage
 from bot.messages import say
-from bot.policy import GenerationPolicy, RequestContext
+from bot.policy import GenerationPolicy, PricedPolicy, RequestContext
 from bot.refusal import Refusal
 from bot.toapis.catalog import ImageFacts, capabilities, validate_request
 
@@ -74,17 +76,20 @@ class GenerationService:
         region: MaskRegion | None = None,
         stored: Sequence[ReferenceImage] = (),
         parent_job_id: int | None = None,
+        canvas: CanvasEdit | None = None,
     ) -> Plan:
         """Validate everything knowable before downloading, then ask the policy."""
         if mask is not None and region is not None:
             raise Refusal(say("generation.mask_and_region"))
+        if canvas is not None and (len(images) != 1 or mask or region or stored):
+            raise ValueError("a canvas edit works on exactly one image and draws its own mask")
         defaults = await self.policy.defaults(ctx.guild_id)
         first = images[0] if images else None
         request = resolve_request(options, defaults, first, ctx.origin)
         stored_images = [r for r in stored if r.role == "image"]
         stored_mask = any(r.role == "mask" for r in stored)
         refs = len(images) + len(stored_images)
-        has_mask = mask is not None or region is not None or stored_mask
+        has_mask = mask is not None or region is not None or stored_mask or canvas is not None
         checked = validate_request(
             request.model_copy(
                 update={
@@ -113,7 +118,14 @@ class GenerationService:
             region=region,
             stored=tuple(stored),
             parent_job_id=parent_job_id,
+            canvas=canvas,
         )
+
+    def price(self, plan: Plan) -> int | None:
+        """Return what the planned request will cost, when the policy counts credits."""
+        if isinstance(self.policy, PricedPolicy):
+            return self.policy.price(plan.request)
+        return None
 
     # -- step 2: after deferring and downloading -----------------------------------------------
 
@@ -127,6 +139,8 @@ class GenerationService:
     ) -> Job:
         """Verify the downloaded bytes, keep them, and submit the job; returns the stored job."""
         target = target or DiscordTarget()
+        if plan.canvas is not None:
+            images, mask = await self._build_canvas(plan, images)
         refs, first = await self._prepare_images(plan, images)
         mask_ref = await self._prepare_mask(plan, mask, first)
         if mask_ref is not None:
@@ -182,14 +196,38 @@ class GenerationService:
                 first = await asyncio.to_thread(references.inspect_stored, image.path)
         return refs, first
 
+    async def _build_canvas(self, plan: Plan, images: Sequence[bytes]) -> tuple[list[bytes], bytes]:
+        """Turn the one image into the canvas edit's reference and mask (Pillow, off the loop)."""
+        assert plan.canvas is not None
+        if len(images) != 1:
+            raise ValueError("a canvas edit needs its one downloaded image")
+        label = plan.images[0].label
+        # Decode it the usual way first: a file that is not an image is refused by name.
+        await asyncio.to_thread(inspect_image, images[0], label=label)
+        ratio = plan.request.size if plan.request.size not in (None, "auto") else None
+        built = await asyncio.to_thread(
+            canvases.build_canvas,
+            plan.canvas,
+            images[0],
+            ratio=ratio,
+            **canvases.limits_for(capabilities(plan.request.model), UPLOAD_MAX_BYTES),
+        )
+        return [built.image], built.mask
+
     async def _prepare_mask(
         self, plan: Plan, mask: bytes | None, first: ImageFacts | None
     ) -> ReferenceImage | None:
-        if plan.mask is None and plan.region is None:
+        if plan.mask is None and plan.region is None and plan.canvas is None:
             return None
         if first is None:
             raise Refusal(say("generation.mask_needs_image"))
-        if plan.region is not None:
+        if plan.canvas is not None:
+            if mask is None:
+                raise ValueError("the canvas edit drew no mask")
+            checked = await asyncio.to_thread(
+                references.prepare_mask, plan.request.model, mask, first
+            )
+        elif plan.region is not None:
             checked = await asyncio.to_thread(references.draw_mask, plan.region, first)
         elif mask is None:
             raise ValueError("the declared mask was not downloaded")

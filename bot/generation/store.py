@@ -15,7 +15,7 @@ class JobDiscordInfo:
     """What the Discord layer remembers about a job (the job row holds the rest)."""
 
     job_id: int
-    command: str  # "imagine", "edit", "reroll", "vary", "upscale"
+    command: str  # "imagine", "edit", "reroll", "vary", "upscale", "region", "zoom", "pan", "remix"
     requester_name: str = ""
     filesize_limit: int | None = None  # the interaction's attachment size limit, in bytes
     parent_job_id: int | None = None  # the job whose result button started this one

@@ -23,7 +23,7 @@ from bot.generation.tray_store import TrayImage, TrayStore
 from bot.messages import say, timestamp
 from bot.policy import GenerationPolicy
 from bot.refusal import Refusal
-from bot.toapis.catalog import CATALOG, GPT_IMAGE_15
+from bot.toapis.catalog import CATALOG, active_catalog
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class ReferenceTray:
     async def limit(self, guild_id: int, model: str | None = None) -> int:
         """The most references ``model`` (default: the server's) takes."""
         name = model or (await self.policy.defaults(guild_id)).model
-        caps = CATALOG.get(name) or CATALOG[GPT_IMAGE_15]
+        caps = CATALOG.get(name) or active_catalog().first
         return caps.max_references
 
     async def _current(self, guild_id: int, member_id: int) -> list[TrayImage]:

@@ -1,14 +1,17 @@
-"""Re-roll, Vary and Upscale: the options a result button starts from."""
+"""Re-roll, Vary, Upscale and the canvas edits: the options a result button starts from."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from bot.generation.canvas import CanvasEdit, Repaint, canvas_ratio
 from bot.generation.plan import Options, nearest_size
 from bot.jobs.records import Job
 from bot.messages import say
 from bot.refusal import Refusal
 from bot.toapis.catalog import ModelCapabilities, active_catalog
 
-__all__ = ["options_of", "upscale_model", "upscale_options"]
+__all__ = ["canvas_options", "options_of", "remix_options", "upscale_model", "upscale_options"]
 
 
 def options_of(job: Job) -> Options:
@@ -69,3 +72,27 @@ def upscale_options(job: Job, width: int | None, height: int | None) -> Options:
         count=1,
         output_format=base.output_format if same else None,
     )
+
+
+def remix_options(job: Job, prompt: str) -> Options:
+    """Options to run a job again with an edited prompt (everything else the same)."""
+    return replace(options_of(job), prompt=prompt)
+
+
+def canvas_options(job: Job, edit: CanvasEdit, width: int, height: int, prompt: str) -> Options:
+    """Options to inpaint one result (``width`` x ``height``) with a canvas edit.
+
+    The size is the image's own ratio (Repaint) or the canvas's (zoom, pan); the job's other
+    settings stay, except that 4K falls back to 2K where the new ratio has no 4K.
+    """
+    base = options_of(job)
+    catalog = active_catalog()
+    caps = catalog.get(catalog.current_name(base.model or "") or "") or catalog.first
+    if isinstance(edit, Repaint):
+        size = nearest_size(width, height, caps.sizes)
+    else:
+        size = canvas_ratio(edit, width, height, caps.sizes)
+    resolution = base.resolution
+    if resolution == "4k" and size not in caps.resolution_4k_sizes:
+        resolution = "2k"
+    return replace(base, prompt=prompt, size=size, resolution=resolution)

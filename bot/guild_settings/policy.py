@@ -70,6 +70,12 @@ class ServerPolicy:
             )
             await self.quotas.precheck(member, credits)
 
+    def price(self, request: GenerationRequest) -> int | None:
+        """Return the credits ``request`` costs (None without a quota service)."""
+        if self.quotas is None:
+            return None
+        return self.quotas.cost(request.model, request.resolution, request.quality, request.n)
+
     async def defaults(self, guild_id: int | None) -> GuildDefaults:
         """Return the server's defaults (the operator's where the server set none)."""
         return await self.settings.defaults(guild_id)

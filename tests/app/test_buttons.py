@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import edit_tools
 from bot.app.flow import GenerationFlow
 from bot.app.views import DYNAMIC_ITEMS, IMAGE_ACTIONS, JOB_ACTIONS, result_view
 from tests.app.helpers import field, private_answer, text_of
@@ -128,6 +129,9 @@ POSTED_CUSTOM_IDS = [
     ("atelier:vary:7:1", GenerationFlow.vary, (7, 1)),
     ("atelier:vary:123456:10", GenerationFlow.vary, (123456, 10)),
     ("atelier:upscale:7:3", GenerationFlow.upscale, (7, 3)),
+    ("atelier:region:7", edit_tools.open_region, (7,)),
+    ("atelier:canvas:7", edit_tools.open_canvas, (7,)),
+    ("atelier:remix:7", edit_tools.open_remix, (7,)),
 ]
 
 
@@ -163,10 +167,15 @@ async def test_every_custom_id_ever_posted_routes_to_its_handler(
 def test_buttons_posted_on_a_result_all_route() -> None:
     view = result_view(5, 10)
     ids = [child.custom_id for child in view.children]  # type: ignore[attr-defined]
-    assert len(ids) == 22
+    assert len(ids) == 25  # 5 rows of 5: Discord's most
+    rows: dict[int, int] = {}
+    for child in view.children:
+        rows[child.row or 0] = rows.get(child.row or 0, 0) + 1  # type: ignore[attr-defined]
+    assert rows == {0: 5, 1: 5, 2: 5, 3: 5, 4: 5}
     for custom_id in ids:
+        assert len(custom_id) <= 100
         assert any(i.__discord_ui_compiled_template__.fullmatch(custom_id) for i in DYNAMIC_ITEMS)
-    assert JOB_ACTIONS.keys() == {"reroll", "delete"}
+    assert JOB_ACTIONS.keys() == {"reroll", "delete", "region", "canvas", "remix"}
     assert IMAGE_ACTIONS.keys() == {"vary", "upscale"}
 
 

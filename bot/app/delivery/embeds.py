@@ -54,6 +54,10 @@ _VARIANT_FOOTERS = {
     "reroll": "delivery.result.footer_reroll",
     "vary": "delivery.result.footer_vary",
     "upscale": "delivery.result.footer_upscale",
+    "region": "delivery.result.footer_region",
+    "zoom": "delivery.result.footer_zoom",
+    "pan": "delivery.result.footer_pan",
+    "remix": "delivery.result.footer_remix",
 }
 
 

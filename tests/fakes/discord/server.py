@@ -12,7 +12,7 @@ import secrets
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from aiohttp import WSMsgType, web
 
 from bot.clock import ManualClock
 
-from . import limits
+from . import limits, modals
 from .limits import ApiError
 from .model import (
     ATTACH_FILES,
@@ -777,29 +777,27 @@ class FakeDiscord:
         return self._deliver(rec)
 
     def submit_modal(
-        self, shown_by: InteractionRecord, values: dict[str, str], *, locale: str = "en-US"
+        self,
+        shown_by: InteractionRecord,
+        values: Mapping[str, str | Sequence[str]],
+        *,
+        locale: str = "en-US",
     ) -> InteractionRecord:
-        """Submit the modal the bot showed (response type 9) with text-input ``values``: type 5."""
+        """Submit the modal the bot showed (response type 9): type 5.
+
+        ``values`` maps a custom_id to the text of a text input or the list of values chosen
+        in a select; what is left out keeps its default (see ``modals.fill``).
+        """
         modal = shown_by.modal
         if modal is None:
             raise LookupError("that interaction did not open a modal")
         guild = self.guilds[shown_by.guild_id]  # type: ignore[index]
         channel = guild.channels[shown_by.channel_id]  # type: ignore[index]
         member = guild.members[shown_by.user_id]
-
-        def fill(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            out = []
-            for item in items:
-                if item.get("type") == 1:
-                    out.append({"type": 1, "components": fill(item.get("components", []))})
-                elif item.get("type") == 18 and isinstance(item.get("component"), dict):
-                    out.append({"type": 18, "component": fill([item["component"]])[0]})
-                elif item.get("type") == 4:
-                    cid = item["custom_id"]
-                    out.append({"type": 4, "custom_id": cid, "value": values.get(cid, "")})
-            return out
-
-        data = {"custom_id": modal["custom_id"], "components": fill(modal.get("components", []))}
+        data = {
+            "custom_id": modal["custom_id"],
+            "components": modals.fill(modal.get("components", []), values),
+        }
         rec = self._interaction_payload(
             5,
             guild=guild,
@@ -1491,6 +1489,7 @@ class FakeDiscord:
                         "Must be between 1 and 5 in length.",
                     )
                 )
+            problems += modals.modal_problems(data)
             if problems:
                 raise limits.form_error(problems)
             limits.check_message(
