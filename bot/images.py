@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, UnidentifiedImageError
@@ -16,10 +17,12 @@ __all__ = [
     "FittedImage",
     "ImageProblem",
     "MaskRegion",
+    "draw_boxes_mask",
     "draw_region_mask",
     "fit_for_upload",
     "fit_reference",
     "inspect_image",
+    "png_bytes",
     "to_accepted_format",
 ]
 
@@ -163,15 +166,29 @@ class MaskRegion(enum.StrEnum):
         }[self]
 
 
+def draw_boxes_mask(
+    width: int, height: int, boxes: Iterable[tuple[int, int, int, int]], *, keep: bool = False
+) -> Image.Image:
+    """Draw an RGBA mask: transparent over ``boxes`` and opaque elsewhere (``keep``: inverted)."""
+    outside, inside = ((0, 0, 0, 0), (0, 0, 0, 255)) if keep else ((0, 0, 0, 255), (0, 0, 0, 0))
+    mask = Image.new("RGBA", (width, height), outside)
+    draw = ImageDraw.Draw(mask)
+    for left, top, right, bottom in boxes:
+        if right > left and bottom > top:
+            draw.rectangle((left, top, right - 1, bottom - 1), fill=inside)
+    return mask
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    """Encode ``img`` as PNG."""
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
 def draw_region_mask(region: MaskRegion, width: int, height: int) -> bytes:
     """Draw a PNG mask: transparent (alpha 0) where the image is repainted, opaque elsewhere."""
-    mask = Image.new("RGBA", (width, height), (0, 0, 0, 255))
-    left, top, right, bottom = region.box(width, height)
-    if right > left and bottom > top:
-        ImageDraw.Draw(mask).rectangle((left, top, right - 1, bottom - 1), fill=(0, 0, 0, 0))
-    out = io.BytesIO()
-    mask.save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(draw_boxes_mask(width, height, [region.box(width, height)]))
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import i18n
-from bot.app.errors import handle_error
 from bot.app.library import TrayClearButton, tray_added_text, tray_view
 from bot.app.message_images import images_in
+from bot.app.running import run_on_flow
 from bot.generation import DeclaredImage, Options
 from bot.messages import say
 from bot.refusal import Refusal
 
 if TYPE_CHECKING:
     from bot.app.client import AtelierBot
+    from bot.app.flow import GenerationFlow
 
 #: A modal's text input holds at most 4000 characters (a slash prompt may hold more).
 PROMPT_MAX = 4000
@@ -31,9 +31,8 @@ PROMPT_MAX = 4000
 class EditModal(discord.ui.Modal):
     """Ask what to change (and, for a message with several images, which one)."""
 
-    def __init__(self, bot: AtelierBot, images: list[DeclaredImage]) -> None:
+    def __init__(self, images: list[DeclaredImage]) -> None:
         super().__init__(title=say("menus.edit.title"), timeout=900)
-        self.bot = bot
         self.images = images
         self.prompt: discord.ui.TextInput[EditModal] = discord.ui.TextInput(
             label=say("menus.edit.prompt_label"),
@@ -63,19 +62,14 @@ class EditModal(discord.ui.Modal):
         return self.images[int(typed) - 1]
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        i18n.use(interaction.locale)
-        if not getattr(self.bot, "accepting", True):
-            raise Refusal(say("app.restarting"))
-        image = self.chosen()
-        prompt = self.prompt.value.strip()
-        if not prompt:
-            raise Refusal(say("menus.edit.no_prompt"))
-        await self.bot.flow.edit_image(interaction, Options(prompt=prompt), image)
+        async def edit(flow: GenerationFlow) -> None:
+            image = self.chosen()
+            prompt = self.prompt.value.strip()
+            if not prompt:
+                raise Refusal(say("menus.edit.no_prompt"))
+            await flow.edit_image(interaction, Options(prompt=prompt), image)
 
-    async def on_error(  # type: ignore[override]  # discord.py's own Modal signature
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        await handle_error(interaction, error)
+        await run_on_flow(interaction, edit)
 
 
 class Menus(commands.Cog):
@@ -106,7 +100,7 @@ class Menus(commands.Cog):
         images = images_in(message)
         if not images:
             raise Refusal(say("menus.no_images"))
-        await interaction.response.send_modal(EditModal(self.bot, images))
+        await interaction.response.send_modal(EditModal(images))
 
     async def add_to_references(
         self, interaction: discord.Interaction[Any], message: discord.Message

@@ -18,13 +18,11 @@ import io
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot import i18n
 from bot.app.delivery.embeds import result_embed
 from bot.app.delivery.transport import (
     DEFAULT_FILE_LIMIT,
@@ -32,9 +30,9 @@ from bot.app.delivery.transport import (
     carries_result_of,
     result_stem,
 )
-from bot.app.errors import handle_error, reply
 from bot.app.render import state_label, truncate
-from bot.app.views import result_view
+from bot.app.running import run_on_bot
+from bot.app.views import finished_view, result_view
 from bot.generation import DeclaredImage
 from bot.generation.plan import short
 from bot.generation.tray import TrayState
@@ -62,21 +60,6 @@ __all__ = [
 
 #: Jobs per /history page.
 HISTORY_PAGE = 10
-
-
-async def _run(
-    interaction: discord.Interaction[Any], call: Callable[[AtelierBot], Awaitable[None]]
-) -> None:
-    """Run a button of this module in the member's language, answering any error."""
-    i18n.use(getattr(interaction, "locale", None))
-    client: Any = interaction.client
-    if not getattr(client, "accepting", True):
-        await reply(interaction, say("app.restarting"))
-        return
-    try:
-        await call(client)
-    except Exception as exc:
-        await handle_error(interaction, exc)
 
 
 # -- the reference tray ---------------------------------------------------------------------
@@ -147,15 +130,14 @@ class TrayClearButton(
                 content=say("tray.cleared", count=removed), view=None
             )
 
-        await _run(interaction, clear)
+        await run_on_bot(interaction, clear)
 
 
 def tray_view() -> discord.ui.View:
     """The Clear button under a tray message."""
     view = discord.ui.View(timeout=None)
     view.add_item(TrayClearButton())
-    view.stop()  # dispatched by its custom_id pattern, like the result buttons
-    return view
+    return finished_view(view)
 
 
 # -- /history -------------------------------------------------------------------------------
@@ -197,8 +179,7 @@ async def history_page(
     view = discord.ui.View(timeout=None)
     view.add_item(HistoryButton(member_id, page - 1, "prev", disabled=page <= 1))
     view.add_item(HistoryButton(member_id, page + 1, "next", disabled=page >= pages))
-    view.stop()
-    return embed, view
+    return embed, finished_view(view)
 
 
 class HistoryButton(
@@ -236,7 +217,7 @@ class HistoryButton(
             embed, view = await history_page(bot, interaction.guild_id, self.member_id, self.page)
             await interaction.response.edit_message(embed=embed, view=view)
 
-        await _run(interaction, turn)
+        await run_on_bot(interaction, turn)
 
 
 # -- /show ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Run a button's or a modal's work on the bot's ``GenerationFlow``, in the member's language."""
+"""Run a button's or a modal's work on the bot (or its ``GenerationFlow``), in the member's language."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from bot.app.errors import handle_error, reply
 from bot.app.flow import GenerationFlow
 from bot.messages import say
 
-__all__ = ["run_on_flow"]
+__all__ = ["run_on_bot", "run_on_flow"]
 
 
-async def run_on_flow(
-    interaction: discord.Interaction[Any], call: Callable[[GenerationFlow], Awaitable[None]]
+async def run_on_bot(
+    interaction: discord.Interaction[Any], call: Callable[[Any], Awaitable[None]]
 ) -> None:
-    """Run ``call`` with the bot's flow; refuse while restarting; answer any error."""
+    """Run ``call`` with the bot; refuse while restarting; answer any error."""
     # The task speaks the member's language; the server's is remembered for its posts.
     i18n.use(getattr(interaction, "locale", None))
     client: Any = interaction.client
@@ -28,8 +28,14 @@ async def run_on_flow(
     if not client.accepting:
         await reply(interaction, say("app.restarting"))
         return
-    flow: GenerationFlow = client.flow
     try:
-        await call(flow)
+        await call(client)
     except Exception as exc:
         await handle_error(interaction, exc)
+
+
+async def run_on_flow(
+    interaction: discord.Interaction[Any], call: Callable[[GenerationFlow], Awaitable[None]]
+) -> None:
+    """Run ``call`` with the bot's flow, as ``run_on_bot`` does."""
+    await run_on_bot(interaction, lambda client: call(client.flow))

@@ -30,6 +30,7 @@ __all__ = [
     "ImageButton",
     "JobButton",
     "failure_view",
+    "finished_view",
     "result_view",
 ]
 
@@ -56,10 +57,6 @@ IMAGE_ACTIONS: Mapping[str, ImageHandler] = {
 
 def _alternatives(actions: Mapping[str, object]) -> str:
     return "|".join(re.escape(action) for action in actions)
-
-
-# Shared with the edit tools' modals (``bot.app.edit_tools``).
-_run = run_on_flow
 
 
 class JobButton(
@@ -100,7 +97,7 @@ class JobButton(
         return cls(match["action"], int(match["job"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(interaction, lambda flow: self.handler(flow, interaction, self.job_id))
+        await run_on_flow(interaction, lambda flow: self.handler(flow, interaction, self.job_id))
 
 
 class ImageButton(
@@ -139,7 +136,7 @@ class ImageButton(
         return cls(match["action"], int(match["job"]), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await _run(
+        await run_on_flow(
             interaction, lambda flow: self.handler(flow, interaction, self.job_id, self.index)
         )
 
@@ -150,7 +147,8 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
 )
 
 
-def _finished(view: discord.ui.View) -> discord.ui.View:
+def finished_view(view: discord.ui.View) -> discord.ui.View:
+    """Mark a view of dynamic items finished (they are dispatched by their custom_id)."""
     # Dynamic items are dispatched by their custom_id pattern; a stored view would run the
     # callback a second time (and pile up in memory), so the view is marked finished.
     view.stop()
@@ -172,11 +170,11 @@ def result_view(job_id: int, images: int) -> discord.ui.View:
             item = ImageButton(action, job_id, n)
             item.row = first_row + (n - 1) // 5
             view.add_item(item)
-    return _finished(view)
+    return finished_view(view)
 
 
 def failure_view(job_id: int) -> discord.ui.View:
     """A Re-roll button to try the same request again."""
     view = discord.ui.View(timeout=None)
     view.add_item(JobButton("reroll", job_id))
-    return _finished(view)
+    return finished_view(view)

@@ -22,12 +22,12 @@ from __future__ import annotations
 import enum
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from bot.images import MaskRegion
+from bot.images import MaskRegion, draw_boxes_mask, png_bytes
 from bot.messages import say
 from bot.refusal import Refusal
 from bot.toapis.catalog import ModelCapabilities, output_pixels
@@ -42,10 +42,8 @@ __all__ = [
     "Placement",
     "Repaint",
     "ZoomOut",
-    "area_box",
     "build_canvas",
     "canvas_ratio",
-    "draw_boxes_mask",
     "limits_for",
     "parse_area",
     "place",
@@ -101,11 +99,6 @@ def parse_area(value: str) -> Area:
         return GridCell(value)
     except ValueError:
         return MaskRegion(value)
-
-
-def area_box(area: Area, width: int, height: int) -> tuple[int, int, int, int]:
-    """Return the pixel box of a preset or a grid cell."""
-    return area.box(width, height)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,19 +194,6 @@ def _placement(
     return Placement(cw, ch, (left, top, left + w, top + h))
 
 
-def draw_boxes_mask(
-    width: int, height: int, boxes: Iterable[tuple[int, int, int, int]], *, keep: bool = False
-) -> Image.Image:
-    """Draw an RGBA mask: transparent over ``boxes`` and opaque elsewhere (``keep``: inverted)."""
-    outside, inside = ((0, 0, 0, 0), (0, 0, 0, 255)) if keep else ((0, 0, 0, 255), (0, 0, 0, 0))
-    mask = Image.new("RGBA", (width, height), outside)
-    draw = ImageDraw.Draw(mask)
-    for left, top, right, bottom in boxes:
-        if right > left and bottom > top:
-            draw.rectangle((left, top, right - 1, bottom - 1), fill=inside)
-    return mask
-
-
 @dataclass(frozen=True, slots=True)
 class Built:
     """The reference and the mask to send, and where the original went."""
@@ -223,12 +203,6 @@ class Built:
     width: int
     height: int
     box: tuple[int, int, int, int]  # the original's pixels on ``image``
-
-
-def _png(img: Image.Image) -> bytes:
-    out = io.BytesIO()
-    img.save(out, format="PNG")
-    return out.getvalue()
 
 
 def build_canvas(
@@ -250,8 +224,8 @@ def build_canvas(
         source = opened.convert("RGBA" if "A" in opened.getbands() else "RGB")
     width, height = source.size
     if isinstance(edit, Repaint):
-        boxes = [area_box(area, width, height) for area in edit.areas]
-        mask = _png(draw_boxes_mask(width, height, boxes))
+        boxes = [area.box(width, height) for area in edit.areas]
+        mask = png_bytes(draw_boxes_mask(width, height, boxes))
         return Built(data, mask, width, height, (0, 0, width, height))
     if ratio is None:
         raise ValueError("zoom and pan need the ratio the request asks for")
@@ -267,7 +241,7 @@ def build_canvas(
             pasted = source.resize((right - left, bottom - top), Image.Resampling.LANCZOS)
         canvas.paste(pasted, (left, top))
         mask_img = draw_boxes_mask(spot.width, spot.height, [spot.box], keep=True)
-        image_png, mask_png = _png(canvas), _png(mask_img)
+        image_png, mask_png = png_bytes(canvas), png_bytes(mask_img)
         if len(image_png) <= max_bytes and len(mask_png) <= max_mask_bytes:
             return Built(image_png, mask_png, spot.width, spot.height, spot.box)
         limit = math.floor(spot.width * spot.height * SHRINK_STEP * SHRINK_STEP)

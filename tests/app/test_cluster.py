@@ -3,7 +3,6 @@ each job state has its jobs finished once by the others, within the lease time."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import time
@@ -17,7 +16,7 @@ import pytest_asyncio
 
 from tests.app.helpers import result_messages, text_of
 from tests.app.plugin import atelier_env, png
-from tests.fakes.discord import FakeDiscord, Guild, InteractionRecord, Upload
+from tests.fakes.discord import FakeDiscord, Guild, InteractionRecord, Upload, wait_until
 from tests.fakes.discord.plugin import BotProcess
 from tests.fakes.toapis import FakeToAPIs
 from tests.storage.backends import fresh_postgres_url
@@ -54,10 +53,7 @@ class Cluster:
         timeout: float = 30.0,
     ) -> T:
         """Poll ``condition`` (a database read) until it is truthy; fail saying ``what`` else."""
-        deadline = time.monotonic() + timeout
-        while not (value := await condition()):
-            assert time.monotonic() < deadline, what if isinstance(what, str) else what()
-            await asyncio.sleep(0.05)
+        value: T = await wait_until(condition, timeout=timeout, interval=0.05, what=what)
         return value
 
     async def wait_job(self, job_id: int, *states: str, timeout: float = 30.0) -> dict[str, Any]:

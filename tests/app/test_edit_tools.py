@@ -20,6 +20,7 @@ from bot.images import MaskRegion
 from tests.app.helpers import alpha_of, private_answer, text_of
 from tests.app.plugin import Atelier, png
 from tests.fakes.discord import InteractionRecord, Message, Upload
+from tests.masks import assert_mask_keeps_exactly
 
 #: Results of the fake ToAPIs at 1/8 of their real size keep the pixel checks quick.
 SCALE = 0.125
@@ -29,27 +30,6 @@ def decode(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as img:
         img.load()
         return img.convert("RGB")
-
-
-def extrema(img: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, int] | None:
-    left, top, right, bottom = box
-    if right <= left or bottom <= top:
-        return None
-    return img.crop(box).getextrema()  # type: ignore[return-value]
-
-
-def assert_keeps_exactly(mask: Image.Image, box: tuple[int, int, int, int]) -> None:
-    """Alpha 255 over ``box`` (the original), 0 over every other pixel (the new area)."""
-    w, h = mask.size
-    left, top, right, bottom = box
-    assert extrema(mask, box) == (255, 255)
-    for outside in (
-        (0, 0, w, top),
-        (0, bottom, w, h),
-        (0, top, left, bottom),
-        (right, top, w, bottom),
-    ):
-        assert extrema(mask, outside) in (None, (0, 0)), outside
 
 
 async def _result(atelier: Atelier, options: dict[str, Any] | None = None) -> Message:
@@ -110,7 +90,7 @@ async def test_zoom_out_sends_the_larger_canvas_and_its_mask(atelier: Atelier, f
     assert canvas.crop(box).tobytes() == original.tobytes()  # image 2, pixel for pixel
     mask = alpha_of(mask_upload.files["file"].data)
     assert mask.size == canvas.size
-    assert_keeps_exactly(mask, box)
+    assert_mask_keeps_exactly(mask, box)
 
     first, second = (r.json for r in atelier.toapis.requests_to("submit"))
     issued = [u.url for u in atelier.toapis.uploads.values()]
@@ -155,7 +135,7 @@ async def test_pan_extends_one_side_and_masks_exactly_the_new_area(
     assert canvas.crop(box).tobytes() == original.tobytes()
     mask = alpha_of(mask_upload.files["file"].data)
     assert mask.size == canvas.size
-    assert_keeps_exactly(mask, box)
+    assert_mask_keeps_exactly(mask, box)
     body = atelier.toapis.requests_to("submit")[1].json
     assert body["size"] == ratio and body["prompt"] == "a long corridor, more doors"
     assert "Pan of job #1" in text_of(await atelier.result(sub))

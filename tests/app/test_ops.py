@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -19,7 +17,7 @@ from bot.ops.server import OpsServer, build_ops_server
 from bot.runner import RedactSecrets
 from tests.app.helpers import wait_settled
 from tests.app.plugin import Atelier, png
-from tests.fakes.discord import Upload
+from tests.fakes.discord import Upload, wait_until
 
 
 @pytest_asyncio.fixture
@@ -56,16 +54,29 @@ async def health(server: OpsServer) -> tuple[int, dict[str, Any]]:
     return status, json.loads(body)
 
 
+async def wait_answer(
+    ask: Callable[[], Awaitable[tuple[int, dict[str, Any]]]], status: int, timeout: float
+) -> dict[str, Any]:
+    """Ask (a /healthz request) until it answers ``status``; return that body."""
+    last: tuple[int, dict[str, Any]] = (0, {})
+
+    async def answered() -> dict[str, Any] | None:
+        nonlocal last
+        last = await ask()
+        return last[1] if last[0] == status else None
+
+    body: dict[str, Any] = await wait_until(
+        answered,
+        timeout=timeout,
+        interval=0.05,
+        what=lambda: f"/healthz stayed {last}, never {status}",
+    )
+    return body
+
+
 async def wait_health(server: OpsServer, status: int, timeout: float = 20.0) -> dict[str, Any]:
     """Ask /healthz until it answers ``status``; return that body."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got, body = await health(server)
-        if got == status:
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"/healthz stayed {got} {body}, never {status}")
-        await asyncio.sleep(0.05)
+    return await wait_answer(lambda: health(server), status, timeout)
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -7,16 +7,15 @@ import json
 import os
 import socket
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.app.plugin import Studio, atelier_env
-from tests.fakes.discord import FakeDiscord
+from tests.app.test_ops import samples, value, wait_answer
+from tests.fakes.discord import FakeDiscord, wait_until
 from tests.fakes.discord.plugin import BotProcess
 from tests.fakes.toapis import FakeToAPIs
 
@@ -30,24 +29,19 @@ def free_port() -> int:
 
 
 async def healthz(port: int) -> tuple[int, dict[str, Any]]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{port}/healthz") as resp,
-    ):
-        return resp.status, await resp.json()
+    """Ask the process's /healthz; (0, {}) while nothing listens."""
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as resp,
+        ):
+            return resp.status, await resp.json()
+    except aiohttp.ClientConnectionError:
+        return 0, {}
 
 
 async def wait_healthz(port: int, status: int, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            got, body = await healthz(port)
-        except aiohttp.ClientConnectionError:
-            got, body = 0, {}
-        if got == status:
-            return body
-        assert time.monotonic() < deadline, f"/healthz stayed {got} {body}, never {status}"
-        await asyncio.sleep(0.05)
+    return await wait_answer(lambda: healthz(port), status, timeout)
 
 
 async def probe(port: int) -> tuple[int, str]:
@@ -98,21 +92,19 @@ async def test_the_process_serves_healthz_and_metrics_and_logs_json_lines(
         member=atelier_studio.alice,
     )
     await rec.wait_original(lambda m: bool(m.attachments), timeout=30)
-    async with aiohttp.ClientSession() as session:
-        deadline = time.monotonic() + 20
-        while True:
-            async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
-                text = await resp.text()
-            found = {
-                (s.name, tuple(sorted(s.labels.items()))): s.value
-                for family in text_string_to_metric_families(text)
-                for s in family.samples
-            }
-            if found.get(("atelier_jobs", (("state", "delivered"),))) == 1:
-                break
-            assert time.monotonic() < deadline, text
-            await asyncio.sleep(0.05)
-    assert found[("atelier_deliveries_total", (("outcome", "delivered"),))] == 1
+
+    async def delivered() -> dict[Any, float] | None:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/metrics") as resp,
+        ):
+            found = samples(await resp.text())
+        return found if value(found, "atelier_jobs", state="delivered") == 1 else None
+
+    found = await wait_until(
+        delivered, timeout=20, interval=0.05, what="no delivered job in /metrics"
+    )
+    assert value(found, "atelier_deliveries_total", outcome="delivered") == 1
 
     since = fake_discord.mark()
     fake_discord.hold_gateway()

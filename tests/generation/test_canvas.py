@@ -24,6 +24,7 @@ from bot.generation.canvas import (
 from bot.images import MaskRegion
 from bot.refusal import Refusal
 from bot.toapis.catalog import CATALOG, GPT_4O_IMAGE, GPT_IMAGE_15
+from tests.masks import assert_mask_keeps_exactly, extrema
 
 SIZES_15 = CATALOG[GPT_IMAGE_15].sizes
 SIZES_4O = CATALOG[GPT_4O_IMAGE].sizes
@@ -57,28 +58,6 @@ def decode(data: bytes) -> Image.Image:
 
 def alpha(data: bytes) -> Image.Image:
     return decode(data).convert("RGBA").getchannel("A")
-
-
-def extrema(img: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, int] | None:
-    left, top, right, bottom = box
-    if right <= left or bottom <= top:
-        return None
-    return img.crop(box).getextrema()  # type: ignore[return-value]
-
-
-def assert_mask_keeps_exactly(mask: Image.Image, box: tuple[int, int, int, int]) -> None:
-    """255 over ``box``, 0 over every pixel outside it."""
-    w, h = mask.size
-    left, top, right, bottom = box
-    assert extrema(mask, box) == (255, 255)
-    for outside in (
-        (0, 0, w, top),
-        (0, bottom, w, h),
-        (0, top, left, bottom),
-        (right, top, w, bottom),
-    ):
-        got = extrema(mask, outside)
-        assert got in (None, (0, 0)), (outside, got)
 
 
 def run(edit: ZoomOut | Pan, img: Image.Image, sizes: tuple[str, ...] = SIZES_15, **kw: int):  # type: ignore[no-untyped-def]

@@ -67,35 +67,23 @@ async def test_a_database_error_names_its_type_never_its_message() -> None:
 def test_the_probe_passes_without_an_endpoint_and_fails_when_nothing_listens(
     tmp_path: Path,
 ) -> None:
-    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
-    unset = subprocess.run(
-        [sys.executable, "-m", "bot", "healthcheck"],
-        cwd=tmp_path,
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    def healthcheck() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "healthcheck"],
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    unset = healthcheck()
     assert unset.returncode == 0 and "METRICS_PORT is not set" in unset.stdout
     # From .env, as the bot reads it, when the environment does not say.
     (tmp_path / ".env").write_text("# the bot's own settings\nMETRICS_PORT=1\n")
-    closed = subprocess.run(
-        [sys.executable, "-m", "bot", "healthcheck"],
-        cwd=tmp_path,
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    closed = healthcheck()
     assert closed.returncode == 1 and "127.0.0.1:1/healthz: no answer" in closed.stderr
     (tmp_path / ".env").write_text("METRICS_PORT=web\n")
-    wrong = subprocess.run(
-        [sys.executable, "-m", "bot", "healthcheck"],
-        cwd=tmp_path,
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    wrong = healthcheck()
     assert wrong.returncode == 1 and "is not a port" in wrong.stderr
     assert "Traceback" not in wrong.stderr

@@ -32,11 +32,9 @@ NO_POSTGRES = "no PostgreSQL: set ATELIER_TEST_POSTGRES_URL or run .ci/postgres.
 
 
 def postgres_url() -> str:
-    """Return the test server's URL, or skip (fail under ``CI``) without one."""
+    """Return the test server's URL, or skip without one (a failure under ``CI``: conftest)."""
     url = os.environ.get("ATELIER_TEST_POSTGRES_URL", "").strip()
     if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{NO_POSTGRES} (CI is set, so this is a failure, not a skip)")
         pytest.skip(NO_POSTGRES)
     return url
 

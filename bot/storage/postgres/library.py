@@ -8,10 +8,9 @@ from bot.generation.tray_store import TrayImage
 from bot.jobs.records import Job
 from bot.storage.postgres.connection import PostgresPool
 from bot.storage.postgres.jobs import _row_to_job
+from bot.storage.tray_rows import INSERT_COLUMNS, SELECT_COLUMNS, tray_image, tray_rows
 
 __all__ = ["PostgresJobHistory", "PostgresTrays"]
-
-_TRAY_COLUMNS = "id, url, filename, content_type, size, width, height, added_at"
 
 
 class PostgresTrays:
@@ -25,44 +24,19 @@ class PostgresTrays:
     ) -> None:
         """Append ``images`` to the member's tray, added at ``now``."""
         await self._pool.executemany(
-            "INSERT INTO reference_tray (guild_id, member_id, url, filename, content_type,"
-            " size, width, height, added_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            [
-                (
-                    guild_id,
-                    member_id,
-                    i.url,
-                    i.filename,
-                    i.content_type,
-                    i.size,
-                    i.width,
-                    i.height,
-                    now,
-                )
-                for i in images
-            ],
+            f"INSERT INTO reference_tray ({INSERT_COLUMNS})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            tray_rows(guild_id, member_id, images, now),
         )
 
     async def items(self, guild_id: int, member_id: int) -> list[TrayImage]:
         """Return the member's tray, oldest first."""
         rows = await self._pool.fetchall(
-            f"SELECT {_TRAY_COLUMNS} FROM reference_tray WHERE guild_id = $1 AND member_id = $2"
+            f"SELECT {SELECT_COLUMNS} FROM reference_tray WHERE guild_id = $1 AND member_id = $2"
             " ORDER BY id",
             (guild_id, member_id),
         )
-        return [
-            TrayImage(
-                id=int(r[0]),
-                url=str(r[1]),
-                filename=str(r[2]),
-                content_type=None if r[3] is None else str(r[3]),
-                size=int(r[4]),
-                width=None if r[5] is None else int(r[5]),
-                height=None if r[6] is None else int(r[6]),
-                added_at=float(r[7]),
-            )
-            for r in rows
-        ]
+        return [tray_image(r) for r in rows]
 
     async def remove(self, guild_id: int, member_id: int, ids: Sequence[int]) -> int:
         """Remove these images from the member's tray; return how many were removed."""

@@ -8,10 +8,9 @@ from bot.generation.tray_store import TrayImage
 from bot.jobs.records import Job
 from bot.storage.sqlite.connection import SQLiteConnection
 from bot.storage.sqlite.jobs import _row_to_job
+from bot.storage.tray_rows import INSERT_COLUMNS, SELECT_COLUMNS, tray_image, tray_rows
 
 __all__ = ["SQLiteJobHistory", "SQLiteTrays"]
-
-_TRAY_COLUMNS = "id, url, filename, content_type, size, width, height, added_at"
 
 
 class SQLiteTrays:
@@ -25,44 +24,18 @@ class SQLiteTrays:
     ) -> None:
         """Append ``images`` to the member's tray, added at ``now``."""
         await self._conn.executemany(
-            "INSERT INTO reference_tray (guild_id, member_id, url, filename, content_type,"
-            " size, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    guild_id,
-                    member_id,
-                    i.url,
-                    i.filename,
-                    i.content_type,
-                    i.size,
-                    i.width,
-                    i.height,
-                    now,
-                )
-                for i in images
-            ],
+            f"INSERT INTO reference_tray ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            tray_rows(guild_id, member_id, images, now),
         )
 
     async def items(self, guild_id: int, member_id: int) -> list[TrayImage]:
         """Return the member's tray, oldest first."""
         rows = await self._conn.fetchall(
-            f"SELECT {_TRAY_COLUMNS} FROM reference_tray WHERE guild_id = ? AND member_id = ?"
+            f"SELECT {SELECT_COLUMNS} FROM reference_tray WHERE guild_id = ? AND member_id = ?"
             " ORDER BY id",
             (guild_id, member_id),
         )
-        return [
-            TrayImage(
-                id=int(r[0]),
-                url=str(r[1]),
-                filename=str(r[2]),
-                content_type=None if r[3] is None else str(r[3]),
-                size=int(r[4]),
-                width=None if r[5] is None else int(r[5]),
-                height=None if r[6] is None else int(r[6]),
-                added_at=float(r[7]),
-            )
-            for r in rows
-        ]
+        return [tray_image(r) for r in rows]
 
     async def remove(self, guild_id: int, member_id: int, ids: Sequence[int]) -> int:
         """Remove these images from the member's tray; return how many were removed."""

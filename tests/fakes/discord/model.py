@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import inspect
 import io
 import mimetypes
 from collections.abc import Callable
@@ -667,15 +668,26 @@ class InteractionRecord:
 
 
 async def wait_until(
-    condition: Callable[[], object], *, timeout: float = 5.0, interval: float = 0.01
-) -> None:
-    """Poll ``condition`` until it is true; fail after ``timeout`` seconds (for state that no
-    fake event announces, e.g. what the bot's cache saw from the gateway)."""
+    condition: Callable[[], Any],
+    *,
+    timeout: float = 5.0,
+    interval: float = 0.01,
+    what: str | Callable[[], str] | None = None,
+) -> Any:
+    """Poll ``condition`` (plain or async) until it is truthy and return its value; fail after
+    ``timeout`` seconds saying ``what`` (for state no fake event announces, e.g. what the bot's
+    cache saw from the gateway, a database row, an HTTP endpoint)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not condition():
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
         if loop.time() > deadline:
-            raise TimeoutError(f"condition not met within {timeout}s")
+            said = what() if callable(what) else what
+            raise TimeoutError(said or f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
 
 
