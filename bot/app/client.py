@@ -21,8 +21,10 @@ from discord.ext import commands
 
 from bot import i18n
 from bot.app.delivery import DiscordDelivery
+from bot.app.edit_tools import EDIT_FORMS
 from bot.app.errors import AtelierTree
 from bot.app.flow import AttachmentDownloader, GenerationFlow
+from bot.app.forms import FormRouter
 from bot.app.languages import ServerLanguages
 from bot.app.services import Services
 from bot.app.translator import CatalogTranslator
@@ -96,6 +98,10 @@ class AtelierBot(commands.Bot):
             show_progress=services.delivery.progress,
             tray=self.tray,
         )
+        #: Answers every Atelier modal by its custom_id (so after a restart too).
+        self.forms = FormRouter()
+        for kind, handler in EDIT_FORMS.items():
+            self.forms.add(kind, handler)
 
     # -- what cogs and tests use (read-only views onto the services) ----------------------------
 
@@ -131,6 +137,7 @@ class AtelierBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.add_listener(self.forms.on_interaction, "on_interaction")
         await self.tree.set_translator(CatalogTranslator(self.settings.models))
         for name in self.extension_names:
             await self.load_extension(name)

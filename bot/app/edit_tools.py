@@ -8,9 +8,10 @@ modal; otherwise the modal opens with the cost in its title (Zoom / Pan: on each
 the prompt prefilled. Submitting plans again with what the member chose (the prompt may have
 changed) and launches like every button (``GenerationFlow._launch``).
 
-The modal's submission carries the result message, so the image is read from it as the Vary
-button does; modals live in memory for the interaction's 15 minutes (one opened before a
-restart is not answered; the buttons themselves survive restarts).
+The modals are stateless (``bot.app.forms``): their custom_id names the tool and the job
+(``atelier:form:region:<job>``), and the submission carries the result message, so the image is
+read from it as the Vary button does. A modal opened before a restart, or answered by another
+process, is submitted like any other (``EDIT_FORMS``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import discord
 
 from bot.app.flow import GenerationFlow, declared
-from bot.app.running import run_on_flow
+from bot.app.forms import FormHandler, Submission, stateless
 from bot.generation import Plan, canvas_options, remix_options
 from bot.generation.canvas import (
     CanvasEdit,
@@ -42,6 +43,7 @@ from bot.toapis.catalog import CATALOG, active_catalog
 __all__ = [
     "AREAS_SELECT",
     "CANVAS_TOOLS",
+    "EDIT_FORMS",
     "IMAGE_SELECT",
     "PROMPT_INPUT",
     "TOOL_SELECT",
@@ -53,8 +55,6 @@ __all__ = [
     "open_remix",
 ]
 
-#: A modal stays answerable as long as the interaction that opened it (15 minutes).
-MODAL_TIMEOUT = 900.0
 #: Discord's limits: a modal title of 45 characters, a text input of 4,000.
 TITLE_MAX = 45
 TEXT_MAX = 4000
@@ -298,11 +298,11 @@ def _image_select(images: int) -> discord.ui.Select[Any]:
     )
 
 
-def _picked_image(select: discord.ui.Select[Any] | None) -> int:
-    if select is None or not select.values:
+def _picked_image(values: list[str]) -> int:
+    if not values:
         return 1
     try:
-        return int(select.values[0])
+        return int(values[0])
     except ValueError:
         raise Refusal(say("app.edit.bad_choice")) from None
 
@@ -310,9 +310,9 @@ def _picked_image(select: discord.ui.Select[Any] | None) -> int:
 class _EditModal(discord.ui.Modal):
     """A modal for one job: an image choice when the result has several, then the rest."""
 
-    def __init__(self, title: str, job: Job, images: int) -> None:
-        super().__init__(title=title, timeout=MODAL_TIMEOUT)
-        self.job_id = job.id
+    def __init__(self, title: str, kind: str, job: Job, images: int) -> None:
+        super().__init__(title=title, timeout=None)
+        stateless(self, kind, job.id)
         self.image: discord.ui.Select[Any] | None = None
         if images > 1:
             self.image = _image_select(images)
@@ -323,7 +323,7 @@ class RegionModal(_EditModal):
     """Vary (Region): which image, which areas (presets and grid cells), what to paint there."""
 
     def __init__(self, job: Job, images: int, cost: int | None) -> None:
-        super().__init__(_title("app.edit.region_title", cost), job, images)
+        super().__init__(_title("app.edit.region_title", cost), "region", job, images)
         options = [
             discord.SelectOption(label=say(key), value=area.value)
             for area, key in _PRESET_LABELS.items()
@@ -346,25 +346,12 @@ class RegionModal(_EditModal):
         )
         self.add_item(discord.ui.Label(text=say("app.edit.prompt_label"), component=self.prompt))
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await run_on_flow(
-            interaction,
-            lambda flow: region(
-                flow,
-                interaction,
-                self.job_id,
-                _picked_image(self.image),
-                list(self.areas.values),
-                self.prompt.value,
-            ),
-        )
-
 
 class CanvasModal(_EditModal):
     """Zoom out / Pan: which image, which tool (each with its cost), the prompt to paint with."""
 
     def __init__(self, job: Job, images: int, costs: dict[str, int | None]) -> None:
-        super().__init__(say("app.edit.canvas_title")[:TITLE_MAX], job, images)
+        super().__init__(say("app.edit.canvas_title")[:TITLE_MAX], "canvas", job, images)
         options = []
         for value, key in _TOOL_LABELS.items():
             cost = costs.get(value)
@@ -394,26 +381,12 @@ class CanvasModal(_EditModal):
             )
         )
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        tool = self.tool.values[0] if self.tool.values else ""
-        await run_on_flow(
-            interaction,
-            lambda flow: canvas(
-                flow,
-                interaction,
-                self.job_id,
-                _picked_image(self.image),
-                str(tool),
-                self.prompt.value,
-            ),
-        )
-
 
 class RemixModal(_EditModal):
     """Remix: the prompt to run the job again with (same options and references)."""
 
     def __init__(self, job: Job, cost: int | None) -> None:
-        super().__init__(_title("app.edit.remix_title", cost), job, 1)
+        super().__init__(_title("app.edit.remix_title", cost), "remix", job, 1)
         self.prompt = _prompt_input(job)
         self.add_item(
             discord.ui.Label(
@@ -423,7 +396,35 @@ class RemixModal(_EditModal):
             )
         )
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await run_on_flow(
-            interaction, lambda flow: remix(flow, interaction, self.job_id, self.prompt.value)
-        )
+
+# -- what the modals submit, by their custom_id (``bot.app.forms``) ---------------------------
+
+
+async def _submit_region(
+    client: Any, interaction: discord.Interaction[Any], sub: Submission
+) -> None:
+    index = _picked_image(sub.choices(IMAGE_SELECT))
+    areas = sub.choices(AREAS_SELECT)
+    await region(client.flow, interaction, sub.ids[0], index, areas, sub.text(PROMPT_INPUT))
+
+
+async def _submit_canvas(
+    client: Any, interaction: discord.Interaction[Any], sub: Submission
+) -> None:
+    index = _picked_image(sub.choices(IMAGE_SELECT))
+    tool = next(iter(sub.choices(TOOL_SELECT)), "")
+    await canvas(client.flow, interaction, sub.ids[0], index, tool, sub.text(PROMPT_INPUT))
+
+
+async def _submit_remix(
+    client: Any, interaction: discord.Interaction[Any], sub: Submission
+) -> None:
+    await remix(client.flow, interaction, sub.ids[0], sub.text(PROMPT_INPUT))
+
+
+#: The edit tools' modals by kind, registered on the bot's ``FormRouter``.
+EDIT_FORMS: dict[str, FormHandler] = {
+    "region": _submit_region,
+    "canvas": _submit_canvas,
+    "remix": _submit_remix,
+}

@@ -293,6 +293,46 @@ async def test_the_edit_buttons_work_after_a_restart(atelier: Atelier) -> None:
     assert job.member_id == atelier.studio.bob.id
 
 
+async def test_a_modal_opened_before_a_restart_is_answered_after_it(atelier: Atelier) -> None:
+    msg = await _result(atelier)
+    w, h = decode(msg.attachments[0].data).size
+    click = await _modal(atelier, msg, "atelier:region:1")
+    await atelier.restart()
+    sub = atelier.discord.submit_modal(
+        click, {AREAS_SELECT: [MaskRegion.TOP_HALF.value], PROMPT_INPUT: "a starry sky"}
+    )
+    await atelier.result(sub)
+    _, mask_upload = atelier.toapis.requests_to("upload")
+    top = MaskRegion.TOP_HALF.box(w, h)
+    assert top[:3] == (0, 0, w)
+    assert_mask_keeps_exactly(alpha_of(mask_upload.files["file"].data), (0, top[3], w, h))
+    body = atelier.toapis.requests_to("submit")[1].json
+    assert body["prompt"] == "a starry sky" and "mask_url" in body
+
+
+async def test_two_members_modals_for_one_result_keep_their_own_answers(atelier: Atelier) -> None:
+    msg = await _result(atelier)
+    alice = await _modal(atelier, msg, "atelier:remix:1", member=atelier.studio.alice)
+    bob = await _modal(atelier, msg, "atelier:remix:1", member=atelier.studio.bob)
+    await atelier.result(atelier.discord.submit_modal(bob, {PROMPT_INPUT: "a fox by bob"}))
+    await atelier.result(atelier.discord.submit_modal(alice, {PROMPT_INPUT: "a fox by alice"}))
+    prompts = [r.json["prompt"] for r in atelier.toapis.requests_to("submit")]
+    assert prompts == ["a red fox", "a fox by bob", "a fox by alice"]
+    jobs = [await atelier.wait_job(n, "delivered") for n in (2, 3)]
+    assert [j.member_id for j in jobs] == [atelier.studio.bob.id, atelier.studio.alice.id]
+
+
+async def test_a_modal_of_a_kind_this_version_lacks_is_answered_privately(
+    atelier: Atelier,
+) -> None:
+    msg = await _result(atelier)
+    click = await _modal(atelier, msg, "atelier:remix:1")
+    click.modal["custom_id"] = "atelier:form:sketch:1"  # type: ignore[index]
+    answer = await private_answer(atelier.discord, atelier.discord.submit_modal(click, {}))
+    assert "older version" in answer.content
+    assert len(atelier.toapis.requests_to("submit")) == 1
+
+
 async def test_a_chinese_member_gets_chinese_modals_and_replies(atelier: Atelier) -> None:
     msg = await _result(atelier)
     click = await _modal(atelier, msg, "atelier:region:1", locale="zh-CN")

@@ -122,6 +122,36 @@ async def test_a_member_out_of_credits_is_refused_after_the_modal_and_nothing_is
     await _nothing_happened(atelier)
 
 
+async def test_an_edit_modal_opened_before_a_restart_is_answered_after_it(
+    atelier: Atelier,
+) -> None:
+    first, second = png(64, 48, (255, 0, 0)), png(48, 64, (0, 0, 255))
+    target = _painter_post(atelier, first, second)
+    rec = atelier.discord.message_command("Edit with Atelier", target, member=atelier.studio.bob)
+    await rec.wait_response()
+    await atelier.restart()
+    submit = atelier.discord.submit_modal(rec, {PROMPT_ID: "at dusk", WHICH_ID: "2"})
+    await atelier.result(submit)
+    assert [u.files["file"].data for u in atelier.toapis.requests_to("upload")] == [second]
+    body = atelier.toapis.requests_to("submit")[0].json
+    assert body["prompt"] == "at dusk" and body["size"] == "3:4"
+    job = await atelier.wait_job(1, "delivered")
+    assert job.member_id == atelier.studio.bob.id
+
+
+async def test_a_message_deleted_while_its_modal_is_open_is_refused_and_nothing_is_called(
+    atelier: Atelier,
+) -> None:
+    target = _painter_post(atelier, png(32, 32))
+    rec = atelier.discord.message_command("Edit with Atelier", target)
+    await rec.wait_response()
+    atelier.discord.messages[target.id].deleted = True
+    submit = atelier.discord.submit_modal(rec, {PROMPT_ID: "anything"})
+    answer = await private_answer(atelier.discord, submit)
+    assert answer.ephemeral and "no longer read that message" in answer.content
+    await _nothing_happened(atelier)
+
+
 async def test_the_tray_collects_two_messages_and_feeds_the_next_imagine(atelier: Atelier) -> None:
     guild, alice = atelier.studio.guild, atelier.studio.alice
     a, b, c = png(30, 30, (9, 9, 9)), png(31, 31, (8, 8, 8)), png(32, 32, (7, 7, 7))
