@@ -234,6 +234,21 @@ async def test_a_job_the_bot_no_longer_knows_is_refused_without_a_modal(atelier:
     assert len(atelier.toapis.requests_to("submit")) == 1
 
 
+async def test_a_job_deleted_while_its_modal_is_open_is_refused_and_nothing_is_called(
+    atelier: Atelier,
+) -> None:
+    msg = await _result(atelier)
+    click = await _modal(atelier, msg, "atelier:region:1")
+    path = atelier.settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM jobs WHERE id = 1")
+    sub = atelier.discord.submit_modal(click, {AREAS_SELECT: [MaskRegion.CENTRE.value]})
+    answer = await private_answer(atelier.discord, sub)
+    assert answer.ephemeral and "no longer knows" in answer.content
+    assert len(atelier.toapis.requests_to("submit")) == 1
+    assert atelier.toapis.requests_to("upload") == []
+
+
 async def test_a_result_whose_images_are_gone_is_refused(atelier: Atelier) -> None:
     msg = await _result(atelier)
     msg.attachments.clear()  # the images were removed from the message
