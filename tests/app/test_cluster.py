@@ -1,5 +1,9 @@
 """Three bot processes on one PostgreSQL: every shard answers, and a process killed mid-job at
-each job state has its jobs finished once by the others, within the lease time."""
+each job state has its jobs finished once by the others.
+
+How soon the others take over (within the lease time by design) is a timing figure, printed by
+``bench/scale.py``; here the wait for it is only a generous failure bound.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,6 @@ from tests.storage.backends import fresh_postgres_url
 
 PROCESSES = 3
 LEASE_S = 6.0  # JOB_LEASE_SECONDS's floor: heartbeats every 2 s, written leases last 4 s
-# Half a lease of scheduling slack on a loaded 2-core machine running three bots, the
-# database and both fakes; the design bound is LEASE_S (bench/scale.py prints the real figures).
-TAKEOVER_SLACK_S = 3.0
 T = TypeVar("T")
 POSTS = ("webhook.edit", "webhook.followup", "message.create")
 
@@ -181,20 +182,19 @@ async def test_every_shard_answers_and_a_killed_process_jobs_finish_once_elsewhe
     submits_before = len(toapis.requests_to("submit"))
 
     await cluster.procs[0].kill()
-    killed_at = time.monotonic()
 
     # Each job is claimed (its fence moves on) by a survivor.
-    took: dict[str, float] = {}
+    taken: dict[str, dict[str, Any]] = {}
 
     async def all_taken() -> bool:
         now = await cluster.jobs()
         for job_id, job in held.items():
-            if names[job_id] not in took and now[job_id]["lease_fence"] > job["lease_fence"]:
-                took[names[job_id]] = time.monotonic() - killed_at
-        return len(took) == len(held)
+            if names[job_id] not in taken and now[job_id]["lease_fence"] > job["lease_fence"]:
+                taken[names[job_id]] = now[job_id]
+        return len(taken) == len(held)
 
-    await cluster.wait(all_taken, lambda: f"not taken over: {set(recs) - set(took)}", 60)
-    assert max(took.values()) <= LEASE_S + TAKEOVER_SLACK_S, took
+    await cluster.wait(all_taken, lambda: f"not taken over: {set(recs) - set(taken)}", 60)
+    assert all(job["lease_owner"] != dead_owner for job in taken.values()), taken
     toapis.advance(3600)  # the queued and the running task finish at the image service
 
     for name in ("running", "submitted", "completed", "delivering", "uploading"):
