@@ -10,14 +10,23 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app.client import EXTENSIONS
+from bot.app.forms import FormRouter
 
 ROOT = Path(__file__).resolve().parent.parent
 READMES = {"en": ROOT / "README.md", "zh-CN": ROOT / "README.zh-CN.md"}
 MENTION = re.compile(r"(?<![\w/])/([a-z]+(?: [a-z_]+){0,2})")
 
 
+class _CommandHost(commands.Bot):
+    """A bare bot with what the cogs register with when loaded (the modal router)."""
+
+    def __init__(self) -> None:
+        super().__init__(command_prefix="!", intents=discord.Intents.none())
+        self.forms = FormRouter()
+
+
 async def _command_paths() -> set[str]:
-    bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
+    bot = _CommandHost()
     for name in EXTENSIONS:
         await bot.load_extension(name)
     paths = set()
