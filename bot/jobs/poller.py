@@ -2,10 +2,10 @@
 
 A single long-lived task moves due tasks from the heap to a ready set, takes a token from the
 budget (requests per clock second; adaptive, see ``RateBudget``) and starts a request, keeping at
-most ``max_in_flight`` requests open. When more tasks are due than tokens, each token goes where
-a poll most likely finds a finished task (the strategy's ``chance``, i.e. the most expected
-latency saved per request); a task more than ``starve_after`` seconds late goes first, in due
-order, so none waits unboundedly. A 429 cuts the budget and pauses everyone for its Retry-After. Transient errors back off per task. A task
+most ``max_in_flight`` requests open. When more tasks are due than tokens, each token goes to the
+task that has most likely sat finished and unseen the longest (the strategy's ``unseen_wait``:
+the expected latency its poll ends); a task more than ``starve_after`` seconds late goes first,
+in due order, so none waits unboundedly. A 429 cuts the budget and pauses everyone for its Retry-After. Transient errors back off per task. A task
 still unfinished at its deadline ends with a time-limit failure. Lost tasks are reported with a
 ``FailureCode`` and a neutral detail; the member's sentence is written elsewhere.
 """
@@ -50,8 +50,8 @@ class PollListener(Protocol):
 
 
 _TOKEN_EPSILON = 1e-9
-_MIN_WAIT = 1e-3
-_REPLAN_SLACK = 0.05  # seconds: a replanned poll this little sooner is not worth a reschedule  # seconds: the shortest wait for a token the scheduler sleeps for
+_MIN_WAIT = 1e-3  # seconds: the shortest wait for a token the scheduler sleeps for
+_REPLAN_SLACK = 0.05  # seconds: a replanned poll this little sooner is not worth a reschedule
 
 
 class RateBudget:
@@ -63,9 +63,11 @@ class RateBudget:
     multiplicative (``growth`` per second) below ``threshold``, additive (``probe`` of the
     threshold per second) above it. A 429 remembers the rate that drew it as the limit: the rate
     drops to ``cut`` times it, grows back quickly to ``settle`` times it (the new threshold),
-    then probes slowly past it, so the limit is found again without a storm. 429s arriving
-    within ``cut_hold`` seconds of a cut are the same storm and cut nothing more. The rate never
-    falls below ``floor``.
+    then probes slowly past it, so the limit is found again without a storm. From the first 429
+    on, the bucket holds ``limited_burst_seconds`` (default: one token): a server that counts
+    requests in a window refuses a burst on top of a rate it accepts, so requests are paced
+    evenly. 429s arriving within ``cut_hold`` seconds of a cut are the same storm and cut
+    nothing more. The rate never falls below ``floor``.
     """
 
     def __init__(
@@ -78,9 +80,10 @@ class RateBudget:
         growth: float = 0.5,
         probe: float = 0.003,
         cut: float = 0.6,
-        settle: float = 0.8,
+        settle: float = 0.9,
         cut_hold: float = 2.0,
         floor: float = 0.2,
+        limited_burst_seconds: float = 0.0,
     ) -> None:
         if rate <= 0:
             raise ValueError("the request budget must be positive")
@@ -96,6 +99,7 @@ class RateBudget:
         self.cut = cut
         self.settle = settle
         self.cut_hold = cut_hold
+        self.limited_burst_seconds = limited_burst_seconds
         self.floor = min(floor, rate)
         self.threshold = self.ceiling
         self.cuts = 0
@@ -173,6 +177,7 @@ class RateBudget:
             return
         self._cut_at = now
         self.cuts += 1
+        self.burst_seconds = min(self.burst_seconds, self.limited_burst_seconds)
         limit = self._rate
         self.threshold = max(self.floor, limit * self.settle)
         self.rate = limit * self.cut
@@ -426,14 +431,16 @@ class TaskPoller:
         return self._ranked.pop()
 
     def _rank(self, now: float) -> None:
-        # Served from the end: late tasks first (most late last), then by chance of being done.
+        # Served from the end: late tasks first (most late last), then by the expected time
+        # each has sat finished but unseen: ranking by the chance of being done alone would
+        # keep deferring a task that finished early while likelier ones keep coming due.
         late_before = now - self.starve_after
-        chance = self.strategy.chance
+        unseen_wait = self.strategy.unseen_wait
 
         def order(task: TrackedTask) -> tuple[int, float, float]:
             if task.due <= late_before:
                 return 1, 0.0, -task.due
-            return 0, chance(task, now), -task.due
+            return 0, unseen_wait(task, now), -task.due
 
         self._ranked = sorted(self._ready.values(), key=order)
         self._ranked_at = now

@@ -84,8 +84,11 @@ class PollStrategy(Protocol):
         """Return the time of the next poll after a non-final answer at ``now``."""
         ...
 
-    def chance(self, task: TrackedTask, now: float) -> float:
-        """Return the chance the task ended since its last poll (to rank polls on a tight budget)."""
+    def unseen_wait(self, task: TrackedTask, now: float) -> float:
+        """Return the expected seconds the task has sat ended but unseen since its last answer.
+
+        Ranks polls on a tight budget: a poll now ends that much expected waiting.
+        """
         ...
 
     def finished(self, task: TrackedTask, now: float, snapshot: TaskSnapshot) -> bool:
@@ -113,7 +116,7 @@ class VendorRhythm:
         gap = self.running_gap if task.phase == TaskPhase.RUNNING else self.queued_gap
         return now + gap
 
-    def chance(self, task: TrackedTask, now: float) -> float:
+    def unseen_wait(self, task: TrackedTask, now: float) -> float:
         """Rank every due task alike (served first-due-first-served)."""
         return 0.0
 
@@ -427,15 +430,19 @@ class AdaptiveStrategy:
                 break
         return now + hi
 
-    def chance(self, task: TrackedTask, now: float) -> float:
-        """Return the chance the task ended since its last answer."""
+    def unseen_wait(self, task: TrackedTask, now: float) -> float:
+        """Return the expected seconds the task has sat ended but unseen since its last answer."""
         belief = self.belief(task)
         last = task.last_poll if task.last_poll is not None else task.origin
-        f_last = _cdf_at(belief, last - task.origin)
-        left = 1.0 - f_last
+        e0, e1 = last - task.origin, now - task.origin
+        if e1 <= e0:
+            return 0.0
+        f0 = _cdf_at(belief, e0)
+        left = 1.0 - f0
         if left <= 1e-9:
-            return 1.0
-        return (_cdf_at(belief, now - task.origin) - f_last) / left
+            return e1 - e0  # past every prediction: it has most likely waited all along
+        # Given it had not ended at its last answer: E[(now - end)+] = ∫ (F(t) - F(e0)) dt / (1 - F(e0)).
+        return max(0.0, (_partial(belief, e1) - _partial(belief, e0) - f0 * (e1 - e0)) / left)
 
     def _ended(self, belief: Belief, lo: float, hi: float) -> float:
         """Return the median end inside the window [lo, hi] (seconds after origin)."""
