@@ -85,7 +85,8 @@ class ServerLanguages:
     def _cached_guild(self, guild_id: int) -> discord.Guild | None:
         for client in (self.gateway, self.client):
             guild = client.get_guild(guild_id) if client is not None else None
-            if guild is not None:
+            # An unavailable server (a Discord outage) carries no locale, only a default.
+            if guild is not None and not guild.unavailable:
                 return guild
         return None
 
