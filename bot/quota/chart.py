@@ -60,6 +60,7 @@ def _font(size: int) -> Font:
 
 @lru_cache(maxsize=8)
 def _emoji_font(size: int) -> ImageFont.FreeTypeFont | None:
+    """Load the emoji fallback font at ``size`` pixels; None if it cannot be loaded."""
     try:
         return ImageFont.truetype(str(EMOJI_FONT_PATH), size=size)
     except OSError:  # missing or unreadable: every character goes to the primary font
