@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import tomllib
 from pathlib import Path
@@ -37,6 +38,25 @@ def test_the_lock_pins_every_dependency_within_its_bounds(lock: str, extra: str 
         assert name in pins, f"{lock} does not pin {req.name}; run pip-compile again"
         assert req.specifier.contains(pins[name], prereleases=True), (
             f"{lock} pins {req.name}=={pins[name]}, outside {req.specifier}"
+        )
+
+
+def test_the_package_data_ships_the_chart_fonts_and_their_licenses() -> None:
+    """``pip install .`` (the Docker image) copies only the package-data patterns' files."""
+    from bot.quota import chart
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = setuptools["package-data"]["bot"]
+    shipped = sorted(
+        path.relative_to(ROOT / "bot").as_posix() for path in (ROOT / "bot" / "fonts").iterdir()
+    )
+    for font in (chart.FONT_PATH, chart.EMOJI_FONT_PATH):
+        name = font.relative_to(ROOT / "bot").as_posix()
+        license_name = name.rsplit(".", 1)[0] + ".LICENSE"
+        assert {name, license_name} <= set(shipped), f"{name} or {license_name} is missing"
+    for name in shipped:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), (
+            f"bot/{name} is not in [tool.setuptools.package-data]"
         )
 
 

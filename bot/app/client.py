@@ -81,6 +81,8 @@ class AtelierBot(commands.Bot):
         )
         self.settings = settings
         self.services = services
+        # Public posts read the server's language from this bot's guild cache (GUILD_UPDATE).
+        services.languages.watch(self)
         self.extension_names: tuple[str, ...] = tuple(extensions)
         self.sync_only = sync_only
         #: ``SHARD_IDS=none``: no gateway connection; the engine runs and delivers over REST.

@@ -188,7 +188,7 @@ async def build_services(
         strategy = poll_strategy(settings)
         # Typical durations come from the poll strategy's model, which the engine adopts, so
         # delivery never needs the engine.
-        languages = ServerLanguages(rest, moderation.settings)
+        languages = ServerLanguages(rest, moderation.settings, clock=clock)
         delivery = DiscordDelivery(
             rest,
             languages=languages,

@@ -3,12 +3,20 @@ language, public posts in the server's, and Chinese prompts passed through untou
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import Any
 
+import discord
+
+from bot.app.client import create_bot
+from bot.app.languages import DISCORD_LOCALE_TTL, FETCH_RETRY_SECONDS, ServerLanguages
+from bot.app.services import build_services
+from bot.clock import ManualClock
 from tests.app.helpers import mentions_nothing, private_answer, text_of
 from tests.app.plugin import Atelier
-from tests.fakes.discord import Member, Message
+from tests.fakes.discord import Member, Message, wait_until
 
 MANAGE_GUILD = 1 << 5
 
@@ -160,7 +168,126 @@ async def test_a_server_set_to_chinese_gets_its_public_posts_in_chinese(atelier:
 async def test_a_server_whose_discord_language_is_chinese_posts_in_chinese(
     atelier: Atelier,
 ) -> None:
-    atelier.studio.guild.locale = "zh-CN"  # the server's Community language
+    guild = atelier.studio.guild
+    guild.set_locale("zh-CN")  # the server's Community language (GUILD_UPDATE)
+    await wait_until(lambda: atelier.bot.get_guild(guild.id).preferred_locale.value == "zh-CN")  # type: ignore[union-attr]
     rec = atelier.slash("imagine", {"prompt": "a fox"}, locale="en-US")
     msg = await atelier.result(rec)
     assert "这是你的图片" in text_of(msg)
+
+
+def _fetches(atelier: Atelier, since: int = 0) -> int:
+    """How many times the bot asked Discord for a server (GET /guilds/{id})."""
+    return sum(1 for ev in atelier.discord.events[since:] if ev.kind == "guild.get")
+
+
+async def test_a_server_that_changes_its_discord_language_gets_its_next_post_in_it(
+    atelier: Atelier,
+) -> None:
+    guild = atelier.studio.guild
+    atelier.toapis.script(queue_s=3600, run_s=1)  # waits at the image service until told
+    rec = atelier.slash("imagine", {"prompt": "a fox"}, locale="en-US")  # the server: en-US
+    first = await rec.wait_original(lambda m: bool(text_of(m)))
+    assert not CJK.search(text_of(first))  # progress in English
+
+    since = atelier.discord.mark()
+    guild.set_locale("zh-CN")  # the Community language changes: GUILD_UPDATE, no interaction
+    cached = atelier.bot.get_guild(guild.id)
+    assert cached is not None
+    await wait_until(lambda: cached.preferred_locale is discord.Locale.chinese)
+    atelier.toapis.advance(3600)
+    msg = await atelier.result(rec)
+    assert "这是你的图片" in text_of(msg) and "Here is your image" not in text_of(msg)
+    assert "重新生成" in _labels(msg)
+    assert _fetches(atelier, since) == 0  # the gateway's cache, not a REST call
+
+    # A moderator's choice still wins over the server's Discord language.
+    owner = _manager(atelier)
+    chosen = atelier.slash("settings language", {"language": "en"}, member=owner)
+    assert "English" in text_of(await private_answer(atelier.discord, chosen))
+    rec2 = atelier.slash("imagine", {"prompt": "a cat"}, locale="zh-CN")
+    msg2 = await atelier.result(rec2)
+    assert "Here is your image" in text_of(msg2) and not CJK.search(text_of(msg2))
+
+
+async def test_a_job_worker_hears_a_changed_discord_language_after_the_ttl(
+    atelier: Atelier,
+) -> None:
+    """A worker (SHARD_IDS=none) has no guild cache: it fetches, trusts that for the TTL."""
+    guild, studio = atelier.studio.guild, atelier.studio
+    recs = []
+    for job_id, member in enumerate((studio.alice, studio.bob, studio.mod), start=1):
+        # Ready after 1, 2 and 3 hours of the image service's clock, one at a time.
+        atelier.toapis.script(queue_s=3600 * job_id, run_s=1)
+        recs.append(atelier.slash("imagine", {"prompt": f"fox {job_id}"}, member=member))
+        await atelier.wait_job(job_id, "submitted", "running")
+    await atelier.runner.stop(atelier.bot)  # the gateway process goes away
+    await atelier.stack.aclose()
+
+    clock = ManualClock(time.time(), speed=1.0)  # real time, plus what the test adds
+    worker_settings = atelier.settings.model_copy(update={"shard_ids": []})
+    since = atelier.discord.mark()
+    async with build_services(worker_settings, clock=clock) as services:
+        worker = create_bot(worker_settings, services)
+        assert worker.worker and worker.get_guild(guild.id) is None
+        stop = asyncio.Event()
+        serving = asyncio.create_task(
+            worker.serve_without_gateway(worker_settings.discord_token.get_secret_value(), stop)
+        )
+        try:
+            atelier.toapis.advance(3600)
+            assert "Here is your image" in text_of(await atelier.result(recs[0]))
+            assert _fetches(atelier, since) == 1  # asked once, for every post of the server
+
+            guild.set_locale("zh-CN")  # the worker has no gateway: nobody tells it
+            atelier.toapis.advance(3600)
+            assert "Here is your image" in text_of(await atelier.result(recs[1]))  # trusted
+            assert _fetches(atelier, since) == 1
+
+            clock.advance(DISCORD_LOCALE_TTL + 1)  # no restart: the language is fetched again
+            atelier.toapis.advance(3600)
+            third = await atelier.result(recs[2])
+            assert "这是你的图片" in text_of(third) and "Here is your image" not in text_of(third)
+            assert _fetches(atelier, since) == 2
+        finally:
+            stop.set()
+            await asyncio.wait_for(serving, 10)
+            await worker.close()
+
+
+async def test_a_failed_language_fetch_keeps_what_was_known_and_waits_before_asking_again(
+    atelier: Atelier,
+) -> None:
+    guild = atelier.studio.guild
+    clock = ManualClock()
+    # Over REST only, like a job worker: the services' client has no guild cache.
+    languages = ServerLanguages(
+        atelier.bot.services.rest, atelier.bot.moderation.settings, clock=clock, fetch_timeout=0.2
+    )
+    since = atelier.discord.mark()
+    assert await asyncio.gather(*(languages.of(guild.id) for _ in range(5))) == ["en"] * 5
+    assert _fetches(atelier, since) == 1  # five posts at once: one fetch
+
+    guild.set_locale("zh-CN")
+    clock.advance(DISCORD_LOCALE_TTL + 1)
+    hung = atelier.discord.withhold_response("guild.get", mode="hang")  # Discord never answers
+    assert await languages.of(guild.id) == "en"  # the last known language; nothing raised
+    assert len(hung.hits) == 1
+    assert _fetches(atelier, since) == 2
+    clock.advance(FETCH_RETRY_SECONDS / 2)
+    assert await languages.of(guild.id) == "en"  # not asked again yet
+    assert _fetches(atelier, since) == 2
+    clock.advance(FETCH_RETRY_SECONDS / 2 + 1)
+    assert await languages.of(guild.id) == "zh-CN"
+    assert _fetches(atelier, since) == 3
+
+    # A server Discord does not know (404): English, and no fetch per post.
+    assert await languages.of(guild.id + 1) == "en"
+    assert await languages.of(guild.id + 1) == "en"
+    assert _fetches(atelier, since) == 4
+
+    # A moderator's choice wins without asking Discord.
+    await atelier.bot.moderation.settings.set_language(guild.id, guild.owner_id, "en")
+    clock.advance(DISCORD_LOCALE_TTL + 1)
+    assert await languages.of(guild.id) == "en"
+    assert _fetches(atelier, since) == 4

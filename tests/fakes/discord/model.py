@@ -339,6 +339,11 @@ class Guild:
         self.members[member.id] = member
         return member
 
+    def set_locale(self, locale: str) -> None:
+        """Change the server's Discord language (``preferred_locale``); GUILD_UPDATE tells the bot."""
+        self.locale = locale
+        self.fake._dispatch_guild_event(self, "GUILD_UPDATE", self.to_rest_payload())
+
     def channel(self, name: str) -> Channel:
         return next(c for c in self.channels.values() if c.name == name)
 
@@ -395,6 +400,26 @@ class Guild:
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
         }
+
+    def to_rest_payload(self) -> dict[str, Any]:
+        """The guild object of GET /guilds/{id} and GUILD_UPDATE: no gateway-only fields."""
+        payload = self.to_payload(all_members=False)
+        for gateway_only in (
+            "channels",
+            "members",
+            "threads",
+            "voice_states",
+            "presences",
+            "joined_at",
+            "large",
+            "unavailable",
+            "member_count",
+            "stage_instances",
+            "guild_scheduled_events",
+            "soundboard_sounds",
+        ):
+            payload.pop(gateway_only, None)
+        return payload
 
 
 @dataclass

@@ -1626,10 +1626,7 @@ class FakeDiscord:
         guild = self.guilds.get(int(request.match_info["gid"]))
         if guild is None:
             raise ApiError(404, 10004, "Unknown Guild")
-        payload = guild.to_payload(all_members=False)
-        for gateway_only in ("channels", "members", "threads", "voice_states", "presences"):
-            payload.pop(gateway_only, None)
-        return payload
+        return guild.to_rest_payload()
 
     async def _h_channel_get(self, request: web.Request, ctx: _Ctx) -> Any:
         channel = self._channel(request)

@@ -9,6 +9,7 @@ import os
 import discord
 from discord import app_commands
 
+from . import wait_until
 from .conftest import build_bot
 from .minibot import render_png
 from .model import Guild
@@ -119,3 +120,28 @@ async def test_subprocess_bot_killed_and_restarted_button_still_works(
     assert await proc.terminate() == 0  # SIGTERM: the bot closes its websocket and exits cleanly
     await fake_discord.wait_for(lambda e: e.kind == "gateway.disconnect", since=since, timeout=5)
     assert proc.output().count("has connected to Gateway") == 2
+
+
+async def test_a_servers_new_language_reaches_the_guild_cache_and_rest(
+    fake_discord: FakeDiscord, run_discord_bot, studio: Guild
+) -> None:
+    bot = await run_discord_bot(build_bot(ping))
+    cached = bot.get_guild(studio.id)
+    assert cached is not None and cached.preferred_locale is discord.Locale.american_english
+    updates: list[tuple[discord.Guild, discord.Guild]] = []
+
+    async def on_guild_update(before: discord.Guild, after: discord.Guild) -> None:
+        updates.append((before, after))
+
+    bot.add_listener(on_guild_update)
+
+    studio.set_locale("zh-CN")  # GUILD_UPDATE
+
+    await wait_until(lambda: bool(updates))
+    before, after = updates[0]
+    assert before.preferred_locale is discord.Locale.american_english
+    assert after.preferred_locale is discord.Locale.chinese
+    assert bot.get_guild(studio.id) is cached and cached.preferred_locale is discord.Locale.chinese
+    assert cached.name == "Studio" and cached.get_channel(studio.channel("general").id) is not None
+    fetched = await bot.fetch_guild(studio.id)
+    assert fetched.preferred_locale is discord.Locale.chinese
