@@ -8,9 +8,12 @@ persisted. A profile with few samples leans on the overall figures, which lean o
 
 A task's end is a mixture: "fails at T_f" (weight: the failure share) or "completes at queue +
 render" (Fenton-Wilkinson log-normal of the sum); once running, the render prior is anchored at
-the estimated start and fused with a linear fit of the task's progress. The next poll is placed
-where the expected time the task would sit finished but unseen since now reaches
-``latency_price`` seconds: a poll buys back that much expected waiting. So polls are sparse while
+the estimated start and fused with a linear fit of the task's progress. With a single progress
+answer the start comes from the learned queue time (limited to what the answers allow) fused with
+"progress p at t means t - p R" for the learned render time R, so one running answer already
+places the final poll. The next poll is placed where the expected time the task would sit
+finished but unseen since now reaches ``latency_price`` seconds: a poll buys back that much
+expected waiting. So polls are sparse while
 an end is unlikely, and come just after a predicted finish; the failure component yields early
 probes while failures are plausible, and fades as a profile proves it does not fail.
 """
@@ -270,6 +273,20 @@ class DurationModel:
         return dirty
 
 
+def _truncated_lognormal(mu: float, s: float, lo: float, hi: float) -> tuple[float, float]:
+    """Return the mean and variance of a log-normal limited to [lo, hi] (uniform if negligible)."""
+    lo = max(lo, 1e-6)
+    if hi <= lo:
+        return hi, 0.0
+    a, b = (math.log(lo) - mu) / s, (math.log(hi) - mu) / s
+    mass = _cdf(b) - _cdf(a)
+    if mass < 1e-9:
+        return (lo + hi) / 2, (hi - lo) ** 2 / 12
+    m1 = math.exp(mu + s * s / 2) * (_cdf(b - s) - _cdf(a - s)) / mass
+    m2 = math.exp(2 * mu + 2 * s * s) * (_cdf(b - 2 * s) - _cdf(a - 2 * s)) / mass
+    return m1, max(m2 - m1 * m1, 0.0)
+
+
 def _combine(mu0: float, s0: float, mu1: float, s1: float) -> tuple[float, float]:
     w0, w1 = 1.0 / (s0 * s0), 1.0 / (s1 * s1)
     return (mu0 * w0 + mu1 * w1) / (w0 + w1), math.sqrt(1.0 / (w0 + w1))
@@ -305,7 +322,7 @@ class AdaptiveStrategy:
         self,
         durations: DurationModel | None = None,
         *,
-        latency_price: float = 0.45,
+        latency_price: float = 0.25,
         min_gap: float = 0.5,
         max_gap: float = 30.0,
         overdue_gap: float = 3.0,
@@ -335,7 +352,37 @@ class AdaptiveStrategy:
             if t1 > t0 and p1 > p0:
                 start = t0 - p0 * (t1 - t0) / (p1 - p0)
                 return min(max(start, earliest), latest), (latest - earliest) / 6
-        return (earliest + latest) / 2, (latest - earliest) / 2
+        return self._one_point_start(task, earliest, latest)
+
+    def _one_point_start(
+        self, task: TrackedTask, earliest: float, latest: float
+    ) -> tuple[float, float]:
+        """Estimate when rendering began from the learned queue and render times.
+
+        Two views of the start, fused by their variances: the queue time learned for the
+        profile, limited to the window the answers allow (after the last queued answer, before
+        the first running one); and, with a progress p seen at t, t - p * R for the learned
+        render time R.
+        """
+        width = latest - earliest
+        if width <= 0:
+            return latest, 0.0
+        qmu, qs = self.durations.phase(QUEUE, task.profile)
+        mean, var = _truncated_lognormal(qmu, qs, earliest - task.origin, latest - task.origin)
+        start, spread2 = task.origin + mean, var
+        if task.history:
+            t1, p1 = task.history[-1]
+            rmu, rs = self.durations.phase(RUN, task.profile)
+            m = math.exp(rmu + rs * rs / 2)
+            frac = p1 / 100
+            guess = t1 - frac * m
+            guess_var = (frac * m) ** 2 * (math.exp(rs * rs) - 1)
+            if guess_var > 0 and spread2 > 0:
+                w = guess_var / (guess_var + spread2)
+                start = w * start + (1 - w) * guess
+                spread2 = spread2 * guess_var / (spread2 + guess_var)
+        start = min(max(start, earliest), latest)
+        return start, min(math.sqrt(spread2), width / 2)
 
     def belief(self, task: TrackedTask) -> Belief:
         """Return the mixture of log-normal components of the task's end (seconds after origin)."""
@@ -366,12 +413,12 @@ class AdaptiveStrategy:
             t0, p0 = task.history[0]
             timing = 0.0
         else:
-            # One point: assume progress started at 0 when running began, somewhere between
-            # the last queued answer and the first running one.
+            # One point: progress started at 0 when rendering began, estimated (with its
+            # uncertainty) from the learned queue and render times within the answers' window.
             earliest = task.last_queued_at if task.last_queued_at is not None else task.origin
             latest = task.run_seen_at if task.run_seen_at is not None else t1
-            t0, p0 = (earliest + min(latest, t1)) / 2, 0
-            timing = (min(latest, t1) - earliest) / 2
+            t0, timing = self._one_point_start(task, earliest, min(latest, t1))
+            p0 = 0
         span, gained = t1 - t0, p1 - p0
         if span <= 0 or gained <= 0:
             return None

@@ -17,6 +17,8 @@ from bot.jobs.records import decode_request
 from bot.jobs.service import TaskPhase, TaskSnapshot
 from bot.jobs.states import FailureCode
 from bot.jobs.strategy import (
+    QUEUE,
+    RUN,
     AdaptiveStrategy,
     DurationModel,
     PollStrategy,
@@ -569,3 +571,34 @@ async def test_a_tight_budget_polls_the_task_most_likely_waiting_longest_first(
     finally:
         await poller.stop()
     assert order == ["t1", "t3", "t0", "t2"]
+
+
+def _learned(queue: float, render: float) -> AdaptiveStrategy:
+    model = DurationModel()
+    for _ in range(20):
+        model.learn(QUEUE, "m/1k/high", queue)
+        model.learn(RUN, "m/1k/high", render)
+    return AdaptiveStrategy(model, min_gap=1.0, max_gap=10.0, overdue_gap=3.0)
+
+
+def test_one_running_answer_places_the_final_poll_just_after_the_end() -> None:
+    # A profile that queues ~1 s and renders ~12 s; this task began rendering at 1 s, so at
+    # 8 s it shows 58 % and ends at 13 s. Its start is not seen (no queued answer), but the
+    # learned times pin it down: the next poll is the final one, just after the end.
+    strategy = _learned(1.0, 12.0)
+    task = TrackedTask(key=1, task_id="t", profile="m/1k/high", origin=0.0, deadline=900.0)
+    task.observe(8.0, TaskSnapshot(id="t", phase=TaskPhase.RUNNING, progress=58))
+    (_, mu, sigma), *_ = strategy.belief(task)
+    assert math.exp(mu) == pytest.approx(13.0, abs=0.3) and sigma < 0.08
+    assert 13.0 <= strategy.next_poll(task, 8.0) <= 14.0
+
+
+def test_the_start_estimate_stays_inside_what_the_answers_allow() -> None:
+    # Learned: a 5 s queue. This task was seen queued at 1 s and running (3 %) at 2 s: the
+    # learned queue time is impossible here, so the start stays within (1 s, 2 s].
+    strategy = _learned(5.0, 12.0)
+    task = TrackedTask(key=1, task_id="t", profile="m/1k/high", origin=0.0, deadline=900.0)
+    task.observe(1.0, TaskSnapshot(id="t", phase=TaskPhase.QUEUED, progress=0))
+    task.observe(2.0, TaskSnapshot(id="t", phase=TaskPhase.RUNNING, progress=3))
+    (_, mu, _), *_ = strategy.belief(task)
+    assert 1.0 + 11.0 < math.exp(mu) < 2.0 + 13.0  # started in (1, 2], renders ~12 s
