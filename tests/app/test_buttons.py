@@ -91,7 +91,7 @@ async def test_delete_is_for_the_requester_or_moderators(atelier: Atelier) -> No
     assert "Manage Messages" in answer.content
     assert not msg.deleted  # type: ignore[attr-defined]
     mod = atelier.discord.click(msg, "atelier:delete:1", member=atelier.studio.mod)  # type: ignore[arg-type]
-    await atelier.discord.wait_for(lambda ev: ev.kind == "message.delete" and ev.ok, timeout=5)
+    await atelier.discord.wait_for(lambda ev: ev.kind == "message.delete" and ev.ok, timeout=20)
     assert msg.deleted  # type: ignore[attr-defined]
     assert mod.response_type == 6
 
@@ -99,7 +99,7 @@ async def test_delete_is_for_the_requester_or_moderators(atelier: Atelier) -> No
 async def test_the_requester_can_delete_their_result(atelier: Atelier) -> None:
     msg = await _first_result(atelier)
     atelier.discord.click(msg, "atelier:delete:1", member=atelier.studio.alice)  # type: ignore[arg-type]
-    await atelier.discord.wait_for(lambda ev: ev.kind == "message.delete" and ev.ok, timeout=5)
+    await atelier.discord.wait_for(lambda ev: ev.kind == "message.delete" and ev.ok, timeout=20)
     assert msg.deleted  # type: ignore[attr-defined]
 
 
