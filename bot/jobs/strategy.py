@@ -9,13 +9,13 @@ persisted. A profile with few samples leans on the overall figures, which lean o
 A task's end is a mixture: "fails at T_f" (weight: the failure share) or "completes at queue +
 render" (Fenton-Wilkinson log-normal of the sum); once running, the render prior is anchored at
 the estimated start and fused with a linear fit of the task's progress. With a single progress
-answer the start comes from the learned queue time (limited to what the answers allow) fused with
-"progress p at t means t - p R" for the learned render time R, so one running answer already
-places the final poll. The next poll is placed where the expected time the task would sit
-finished but unseen since now reaches ``latency_price`` seconds: a poll buys back that much
-expected waiting. So polls are sparse while
-an end is unlikely, and come just after a predicted finish; the failure component yields early
-probes while failures are plausible, and fades as a profile proves it does not fail.
+answer the start comes from the learned queue time (limited to what the answers allow) fused
+with "progress p at t means t - p R" for the learned render time R, so one running answer
+already places the final poll. The next poll is placed where the expected time the task would
+sit finished but unseen since now reaches ``latency_price`` seconds: a poll buys back that much
+expected waiting. So polls are sparse while an end is unlikely, and come just after a predicted
+finish; the failure component yields early probes while failures are plausible, and fades as a
+profile proves it does not fail.
 """
 
 from __future__ import annotations
