@@ -1,12 +1,11 @@
 """Configuration: required secrets, clear one-line errors, secrets never shown."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, describe_settings, load_settings
+from tests.cli import run_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-secret-token"
@@ -116,30 +115,15 @@ def test_a_database_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> 
     assert any(line.startswith("DATABASE_URL=") for line in info.value.lines)
 
 
-def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    import os
-
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
-    base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env={**base, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_cli_check_config_ok_masks_secrets(tmp_path: Path) -> None:
-    out = _cli(["check-config"], {"DISCORD_TOKEN": TOKEN, "TOAPIS_API_KEY": KEY}, tmp_path)
+    out = run_bot(["check-config"], {"DISCORD_TOKEN": TOKEN, "TOAPIS_API_KEY": KEY}, tmp_path)
     assert out.returncode == 0, out.stderr
     assert "Configuration is valid" in out.stdout
     assert TOKEN not in out.stdout + out.stderr and KEY not in out.stdout + out.stderr
 
 
 def test_cli_bad_config_one_line_no_traceback(tmp_path: Path) -> None:
-    out = _cli(
+    out = run_bot(
         ["check-config"],
         {"DISCORD_TOKEN": TOKEN, "TOAPIS_API_KEY": KEY, "LOG_LEVEL": "LOUD"},
         tmp_path,
@@ -152,13 +136,13 @@ def test_cli_bad_config_one_line_no_traceback(tmp_path: Path) -> None:
 
 
 def test_cli_run_without_config_stops_clearly(tmp_path: Path) -> None:
-    out = _cli([], {}, tmp_path)
+    out = run_bot([], {}, tmp_path)
     assert out.returncode == 2
     assert "DISCORD_TOKEN is not set" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_cli_help(tmp_path: Path) -> None:
-    out = _cli(["--help"], {}, tmp_path)
+    out = run_bot(["--help"], {}, tmp_path)
     assert out.returncode == 0 and "check-config" in out.stdout
 
 
@@ -280,7 +264,7 @@ def test_cli_stops_on_a_malformed_models_file_with_one_line(tmp_path: Path) -> N
     path = _bad_catalog(tmp_path)
     for args in (["check-config"], []):  # validating, and starting the bot
         env = {"DISCORD_TOKEN": TOKEN, "TOAPIS_API_KEY": KEY, "MODELS_FILE": str(path)}
-        out = _cli(args, env, tmp_path)
+        out = run_bot(args, env, tmp_path)
         assert out.returncode == 2, out.stderr
         (line,) = out.stderr.strip().splitlines()
         assert line.startswith("atelier: configuration error: MODELS_FILE is invalid: ")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import discord
@@ -85,15 +86,13 @@ def submitted_values(components: Sequence[Mapping[str, Any]]) -> dict[str, str |
     return found
 
 
+@dataclass(frozen=True, slots=True)
 class Submission:
     """One submitted Atelier modal: its kind, its ids and what the member entered."""
 
-    __slots__ = ("ids", "kind", "values")
-
-    def __init__(self, kind: str, ids: tuple[int, ...], values: dict[str, str | list[str]]):
-        self.kind = kind
-        self.ids = ids
-        self.values = values
+    kind: str
+    ids: tuple[int, ...]
+    values: dict[str, str | list[str]]
 
     def text(self, custom_id: str) -> str:
         """The text entered in ``custom_id`` (empty when absent)."""
@@ -139,10 +138,6 @@ class FormRouter:
     def remove(self, kind: str) -> None:
         """Stop answering ``kind`` modals."""
         self._handlers.pop(kind, None)
-
-    def kinds(self) -> frozenset[str]:
-        """The kinds answered."""
-        return frozenset(self._handlers)
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Answer ``interaction`` if it submits an Atelier modal (a listener for every interaction)."""

@@ -400,12 +400,15 @@ class AdaptiveStrategy:
         total = offset + median
         sigma = math.hypot(rs * median, spread) / total
         mu = math.log(total)
-        estimate = self._progress_estimate(task)
+        estimate = self._progress_estimate(task, start)
         if estimate is not None:
             mu, sigma = _combine(mu, sigma, *estimate)
         return [(1.0, mu, max(sigma, 0.005))]
 
-    def _progress_estimate(self, task: TrackedTask) -> tuple[float, float] | None:
+    def _progress_estimate(
+        self, task: TrackedTask, start: tuple[float, float]
+    ) -> tuple[float, float] | None:
+        """Return the end from a linear fit of progress; ``start`` is ``_run_start``'s answer."""
         if not task.history:
             return None
         t1, p1 = task.history[-1]
@@ -413,12 +416,9 @@ class AdaptiveStrategy:
             t0, p0 = task.history[0]
             timing = 0.0
         else:
-            # One point: progress started at 0 when rendering began, estimated (with its
+            # One point: progress started at 0 when rendering began, as estimated (with its
             # uncertainty) from the learned queue and render times within the answers' window.
-            earliest = task.last_queued_at if task.last_queued_at is not None else task.origin
-            latest = task.run_seen_at if task.run_seen_at is not None else t1
-            t0, timing = self._one_point_start(task, earliest, min(latest, t1))
-            p0 = 0
+            (t0, timing), p0 = start, 0
         span, gained = t1 - t0, p1 - p0
         if span <= 0 or gained <= 0:
             return None

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import socket
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ import aiohttp
 
 from tests.app.plugin import Studio, atelier_env
 from tests.app.test_ops import samples, value, wait_answer
+from tests.cli import run_bot_async
 from tests.fakes.discord import FakeDiscord, wait_until
 from tests.fakes.discord.plugin import BotProcess
 from tests.fakes.toapis import FakeToAPIs
@@ -46,25 +44,9 @@ async def wait_healthz(port: int, status: int, timeout: float = 30.0) -> dict[st
 
 async def probe(port: int) -> tuple[int, str]:
     """Run the image's health check command, ``python -m bot healthcheck``."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(REPO),
-        "METRICS_PORT": str(port),
-        "METRICS_HOST": "0.0.0.0",  # as in the image: the check still asks over loopback
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "healthcheck",
-        cwd=str(REPO),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode()
+    # METRICS_HOST as in the image: the check still asks over loopback.
+    env = {"METRICS_PORT": str(port), "METRICS_HOST": "0.0.0.0"}
+    return await run_bot_async(["healthcheck"], env, REPO)
 
 
 async def test_the_process_serves_healthz_and_metrics_and_logs_json_lines(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 from bot.app.client import SYNC_HASH_KEY, AtelierBot, AutoShardedAtelierBot, create_bot
 from bot.app.services import build_services
 from tests.app.plugin import Atelier, atelier_env, atelier_settings
+from tests.cli import run_bot_async
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.plugin import REPO_ROOT
 from tests.fakes.toapis import FakeToAPIs
@@ -71,22 +69,11 @@ def test_shard_count_switches_to_the_auto_sharded_bot(atelier: Atelier) -> None:
 async def test_python_m_bot_sync_syncs_globally_and_exits(
     fake_discord: FakeDiscord, atelier_toapis: FakeToAPIs, tmp_path: Path
 ) -> None:
-    env = dict(os.environ)
-    env.update(atelier_env(fake_discord, atelier_toapis, tmp_path))
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "sync",
-        cwd=str(REPO_ROOT),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    code, out = await run_bot_async(
+        ["sync"], atelier_env(fake_discord, atelier_toapis, tmp_path), REPO_ROOT, timeout=30
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, out.decode()
-    assert "synced" in out.decode()
+    assert code == 0, out
+    assert "synced" in out
     assert ("imagine", 1) in fake_discord.commands[None]
     assert not [e for e in fake_discord.events if e.kind == "gateway.identify"]  # no gateway needed
-    assert fake_discord.token not in out.decode()
+    assert fake_discord.token not in out

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 from bot.ops.health import HealthChecks, ShardState
-
-REPO = Path(__file__).resolve().parent.parent.parent
+from tests.cli import run_bot
 
 
 async def _answers() -> None:
@@ -68,14 +66,7 @@ def test_the_probe_passes_without_an_endpoint_and_fails_when_nothing_listens(
     tmp_path: Path,
 ) -> None:
     def healthcheck() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", "healthcheck"],
-            cwd=tmp_path,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_bot(["healthcheck"], {}, tmp_path)
 
     unset = healthcheck()
     assert unset.returncode == 0 and "METRICS_PORT is not set" in unset.stdout

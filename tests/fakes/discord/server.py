@@ -744,9 +744,7 @@ class FakeDiscord:
         attachment_size_limit: int | None = None,
     ) -> InteractionRecord:
         """Click a button (or choose ``values`` in a select) on a stored message: interaction type 3."""
-        msg = self.messages[message] if isinstance(message, int) else message
-        if msg.deleted:
-            raise LookupError("message was deleted")
+        msg = self._live_message(message)
         ids = msg.custom_ids()
         if custom_id is None:
             if not ids:
@@ -775,6 +773,13 @@ class FakeDiscord:
             message=msg,
         )
         return self._deliver(rec)
+
+    def _live_message(self, message: Message | int) -> Message:
+        """The stored message (by id or itself) a member acts on; LookupError once deleted."""
+        msg = self.messages[message] if isinstance(message, int) else message
+        if msg.deleted:
+            raise LookupError("message was deleted")
+        return msg
 
     def submit_modal(
         self,
@@ -881,9 +886,7 @@ class FakeDiscord:
         Sends what Discord sends: an APPLICATION_COMMAND interaction whose ``data`` has
         ``type`` 3, ``target_id`` and the whole message under ``resolved.messages``.
         """
-        msg = self.messages[target] if isinstance(target, int) else target
-        if msg.deleted:
-            raise LookupError("message was deleted")
+        msg = self._live_message(target)
         if msg.ephemeral:
             raise LookupError("ephemeral messages have no context menu")
         assert msg.guild_id is not None
