@@ -13,6 +13,7 @@ still unfinished at its deadline ends with a time-limit failure. Lost tasks are 
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 import logging
@@ -51,7 +52,7 @@ class PollListener(Protocol):
 
 _TOKEN_EPSILON = 1e-9
 _MIN_WAIT = 1e-3  # seconds: the shortest wait for a token the scheduler sleeps for
-_REPLAN_SLACK = 0.05  # seconds: a replanned poll this little sooner is not worth a reschedule
+_REPLAN_SLACK = 0.05  # seconds: a replanned poll moving this little is not worth a reschedule
 
 
 class RateBudget:
@@ -60,14 +61,17 @@ class RateBudget:
     ``rate`` starts at the configured rate; ``ceiling`` (default: the starting rate, a fixed
     budget) is a hard bound. The bucket holds ``burst_seconds`` of the current rate. Growth
     happens only while demand uses the whole rate up (a rate never used proves nothing):
-    multiplicative (``growth`` per second) below ``threshold``, additive (``probe`` of the
-    threshold per second) above it. A 429 remembers the rate that drew it as the limit: the rate
-    drops to ``cut`` times it, grows back quickly to ``settle`` times it (the new threshold),
-    then probes slowly past it, so the limit is found again without a storm. From the first 429
-    on, the bucket holds ``limited_burst_seconds`` (default: one token): a server that counts
-    requests in a window refuses a burst on top of a rate it accepts, so requests are paced
-    evenly. 429s arriving within ``cut_hold`` seconds of a cut are the same storm and cut
-    nothing more. The rate never falls below ``floor``.
+    multiplicative below ``threshold``, additive (``probe`` of the threshold per second) above
+    it. Until a limit is known, growth is quick (``growth`` per second): a backlog, such as a
+    burst of members on a fresh install, is served at the ceiling within seconds. A 429
+    remembers what was sent in the last second as the limit (the nominal rate can run ahead of
+    what was sent while it grows): the rate drops to ``cut`` times it, grows back at
+    ``regrowth`` per second to ``settle`` times it (the new threshold), then probes slowly past
+    it, so the limit is found again without a storm. From the first 429 on, the bucket holds
+    ``limited_burst_seconds`` (default: one token): a server that counts requests in a window
+    refuses a burst on top of a rate it accepts, so requests are paced evenly. 429s arriving
+    within ``cut_hold`` seconds of a cut are the same storm and cut nothing more. The rate never
+    falls below ``floor``.
     """
 
     def __init__(
@@ -77,7 +81,8 @@ class RateBudget:
         *,
         ceiling: float | None = None,
         burst_seconds: float | None = None,
-        growth: float = 0.5,
+        growth: float = 2.0,
+        regrowth: float = 0.5,
         probe: float = 0.003,
         cut: float = 0.6,
         settle: float = 0.9,
@@ -95,6 +100,7 @@ class RateBudget:
         self.ceiling = rate if ceiling is None else ceiling
         self.burst_seconds = burst_seconds
         self.growth = growth
+        self.regrowth = regrowth
         self.probe = probe
         self.cut = cut
         self.settle = settle
@@ -108,6 +114,7 @@ class RateBudget:
         self._stamp: float | None = None
         self._grown_at: float | None = None
         self._cut_at: float | None = None
+        self._sent: collections.deque[float] = collections.deque()  # takes in the last second
 
     @property
     def rate(self) -> float:
@@ -148,6 +155,8 @@ class RateBudget:
         # be too small to move a float clock, and the scheduler would spin without sleeping.
         if self._tokens >= 1.0 - _TOKEN_EPSILON:
             self._tokens = max(0.0, self._tokens - 1.0)
+            self._sent.append(now)
+            self._sent_within(now)
             if self._tokens >= 1.0:
                 self._grown_at = now  # not used up: no growth owed for this time
             return 0.0
@@ -164,7 +173,8 @@ class RateBudget:
         if dt <= 0:
             return
         if self._rate < self.threshold:
-            grown = self._rate * (1.0 + self.growth) ** dt
+            growth = self.regrowth if self.cuts else self.growth
+            grown = self._rate * (1.0 + growth) ** dt
             if grown > self.threshold:
                 grown = self.threshold
         else:
@@ -178,10 +188,20 @@ class RateBudget:
         self._cut_at = now
         self.cuts += 1
         self.burst_seconds = min(self.burst_seconds, self.limited_burst_seconds)
-        limit = self._rate
+        # What was sent in the last second; at least half the rate, as the request a slow
+        # answer refused may have left before that second.
+        sent = self._sent_within(now)
+        limit = max(min(self._rate, max(sent, self._rate / 2)), self.floor)
         self.threshold = max(self.floor, limit * self.settle)
         self.rate = limit * self.cut
         log.info("status requests rate-limited: poll budget cut to %.1f/s", self._rate)
+
+    def _sent_within(self, now: float) -> int:
+        """Return how many tokens were taken in the last second (dropping older ones)."""
+        sent = self._sent
+        while sent and sent[0] <= now - 1.0:
+            sent.popleft()
+        return len(sent)
 
     def drain(self, now: float) -> None:
         """Empty the bucket (after a pause, resume at the steady rate, not with a burst)."""
@@ -493,12 +513,16 @@ class TaskPoller:
             await self._report(self._listener.task_changed(task, snapshot))
 
     def _replan(self, profile: str, now: float) -> None:
-        """Move up the waiting polls of ``profile`` that what was just learned makes due sooner."""
+        """Move the waiting polls of ``profile`` to where what was just learned places them.
+
+        Sooner when the profile proves faster; later when it proves slower, so a poll planned
+        on the prior does not find the task still running and need another.
+        """
         for task in self._tasks.values():
             if task.profile != profile or task.key in self._ready or task in self._polling:
                 continue
             due = self.strategy.replan(task, now)
-            if due < task.due - _REPLAN_SLACK:
+            if abs(due - task.due) > _REPLAN_SLACK:
                 self._schedule(task, due)
 
     def _current(self, task: TrackedTask, generation: int) -> bool:

@@ -329,7 +329,7 @@ class AdaptiveStrategy:
         progress_noise: float = 0.08,
         explore_tasks: int = 3,
         explore_ratio: float = 1.0,
-        explore_first: float = 2.4,
+        explore_first: float = 3.0,
     ) -> None:
         self.durations = durations or DurationModel()
         self.latency_price = latency_price
