@@ -84,7 +84,7 @@ class RateBudget:
         growth: float = 2.0,
         regrowth: float = 0.5,
         probe: float = 0.003,
-        cut: float = 0.6,
+        cut: float = 0.8,
         settle: float = 0.9,
         cut_hold: float = 2.0,
         floor: float = 0.2,
