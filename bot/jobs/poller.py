@@ -64,14 +64,14 @@ class RateBudget:
     multiplicative below ``threshold``, additive (``probe`` of the threshold per second) above
     it. Until a limit is known, growth is quick (``growth`` per second): a backlog, such as a
     burst of members on a fresh install, is served at the ceiling within seconds. A 429
-    remembers what was sent in the last second as the limit (the nominal rate can run ahead of
-    what was sent while it grows): the rate drops to ``cut`` times it, grows back at
-    ``regrowth`` per second to ``settle`` times it (the new threshold), then probes slowly past
-    it, so the limit is found again without a storm. From the first 429 on, the bucket holds
-    ``limited_burst_seconds`` (default: one token): a server that counts requests in a window
-    refuses a burst on top of a rate it accepts, so requests are paced evenly. 429s arriving
-    within ``cut_hold`` seconds of a cut are the same storm and cut nothing more. The rate never
-    falls below ``floor``.
+    remembers what was sent in the last second, but at least half the rate, as the limit (the
+    nominal rate can run ahead of what was sent while it grows): the rate drops to ``cut``
+    times it, grows back at ``regrowth`` per second to ``settle`` times it (the new threshold),
+    then probes slowly past it, so the limit is found again without a storm. From the first 429
+    on, the bucket holds ``limited_burst_seconds`` (default: one token): a server that counts
+    requests in a window refuses a burst on top of a rate it accepts, so requests are paced
+    evenly. 429s arriving within ``cut_hold`` seconds of a cut are the same storm and cut
+    nothing more. The rate never falls below ``floor``.
     """
 
     def __init__(
